@@ -1,0 +1,44 @@
+import express, { type Express } from 'express';
+import type { Logger } from 'pino';
+import type { ApiDeps } from './deps.ts';
+import { errorRenderer, notFound } from './errors.ts';
+import { API_VERSION, Header } from './headers.ts';
+import { requestContext } from './request-context.ts';
+import { registerBaseRoutes } from './routes/base.ts';
+import { registerBlobRoutes } from './routes/blobs.ts';
+import { registerCatalogRoutes } from './routes/catalog.ts';
+import { registerManifestRoutes } from './routes/manifests.ts';
+import { registerReferrerRoutes } from './routes/referrers.ts';
+import { registerTagRoutes } from './routes/tags.ts';
+import { registerUploadRoutes } from './routes/uploads.ts';
+
+/** Builds the HTTP application: the `/v2/` API over the services in `deps`. */
+export function createApp(deps: ApiDeps, logger: Logger): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.use((req, res, next) => {
+    res.setHeader(Header.ApiVersion, API_VERSION);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      logger.info({ method: req.method, url: req.originalUrl, status: res.statusCode, ms, id: res.locals.ctx?.id }, 'request');
+    });
+    next();
+  });
+  app.use(requestContext(deps.externalBaseUrl));
+
+  const v2 = express.Router({ caseSensitive: true, strict: true });
+  registerBaseRoutes(v2);
+  registerCatalogRoutes(v2, deps);
+  registerTagRoutes(v2, deps);
+  registerReferrerRoutes(v2, deps);
+  registerUploadRoutes(v2, deps); // before blobs: "blobs/uploads" must not be read as a digest
+  registerBlobRoutes(v2, deps);
+  registerManifestRoutes(v2, deps);
+  app.use(v2);
+
+  app.use(notFound);
+  app.use(errorRenderer(logger));
+  return app;
+}

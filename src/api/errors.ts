@@ -1,0 +1,49 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { Logger } from 'pino';
+import { RegistryError, isRegistryError } from '../oci/errors.ts';
+import { Header } from './headers.ts';
+
+/**
+ * The one place where errors become HTTP responses: the spec's JSON body
+ * `{"errors":[{"code","message","detail"}]}` with the status the error table gives.
+ */
+export function errorRenderer(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    const error = toRegistryError(err);
+    if (error.status >= 500) {
+      logger.error({ err, method: req.method, url: req.originalUrl }, 'request failed');
+    }
+    if (res.headersSent) {
+      // The body was under way (a blob stream broke): all we can do is cut the connection.
+      res.destroy();
+      return;
+    }
+    // A request whose body we did not read must not be parsed as the next request.
+    if (!req.complete) res.setHeader('Connection', 'close');
+    for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+    const body: { code: string; message: string; detail?: unknown } = { code: error.code, message: error.message };
+    if (error.detail !== undefined) body.detail = error.detail;
+    res.status(error.status);
+    res.setHeader(Header.ContentType, 'application/json; charset=utf-8');
+    res.end(req.method === 'HEAD' ? undefined : JSON.stringify({ errors: [body] }));
+  };
+}
+
+/** Anything that reaches the renderer becomes a RegistryError with one of the spec's codes. */
+function toRegistryError(err: unknown): RegistryError {
+  if (isRegistryError(err)) return err;
+  const status = (err as { status?: unknown } | null)?.status;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    // Errors raised by Express itself for malformed requests (bad percent-encoding, ...).
+    if (status === 413) return new RegistryError('SIZE_INVALID', 'request body is too large', { status });
+    return new RegistryError('UNSUPPORTED', (err as Error).message || 'malformed request', { status: 400 });
+  }
+  // The spec has no code for a server fault; UNSUPPORTED is the least misleading of its 14,
+  // and the status (500) says what happened.
+  return new RegistryError('UNSUPPORTED', 'internal server error', { status: 500 });
+}
+
+/** Unknown paths, inside or outside /v2/. */
+export const notFound: RequestHandler = (req) => {
+  throw new RegistryError('UNSUPPORTED', `no route for ${req.method} ${req.path.slice(0, 200)}`, { status: 404 });
+};

@@ -1,0 +1,132 @@
+import type { Request } from 'express';
+import { RegistryError } from '../oci/errors.ts';
+import { parseDigest, type Digest } from '../oci/digest.ts';
+import { parseRepoName, parseTag, type RepoName } from '../oci/names.ts';
+import { parseUploadId, type UploadId } from '../storage/layout.ts';
+import type { ManifestReference } from '../storage/repository.ts';
+
+/** Route parameters come from regex groups: index 0 is always the repository name. */
+export function nameParam(req: Request): RepoName {
+  return parseRepoName(param(req, 0));
+}
+
+export function param(req: Request, index: number): string {
+  return (req.params as unknown as Record<number, string | undefined>)[index] ?? '';
+}
+
+export function referenceParam(value: string): ManifestReference {
+  return value.includes(':') ? { digest: parseDigest(value) } : { tag: parseTag(value) };
+}
+
+export function uploadIdParam(value: string): UploadId {
+  const id = parseUploadId(value);
+  if (!id) {
+    throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${value.slice(0, 100)} is unknown`, {
+      detail: { uuid: value.slice(0, 100) },
+    });
+  }
+  return id;
+}
+
+/** A single-valued query parameter, or undefined. Repeated parameters are refused. */
+export function query(req: Request, key: string): string | undefined {
+  const value = (req.query as Record<string, unknown>)[key];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') {
+    throw new RegistryError('UNSUPPORTED', `query parameter "${key}" must be given once`, { status: 400 });
+  }
+  return value;
+}
+
+export function digestQuery(req: Request, key: string): Digest | undefined {
+  const value = query(req, key);
+  return value === undefined ? undefined : parseDigest(value);
+}
+
+/** `n` and `last` of the list endpoints. */
+export function pagination(req: Request, defaultN: number, maxN: number): { n: number; last?: string; explicit: boolean } {
+  const rawN = query(req, 'n');
+  const last = query(req, 'last');
+  if (rawN === undefined) return { n: defaultN, last, explicit: false };
+  if (!/^\d{1,9}$/.test(rawN)) {
+    throw new RegistryError('UNSUPPORTED', `query parameter "n" must be a non-negative integer, got "${rawN.slice(0, 20)}"`, {
+      status: 400,
+    });
+  }
+  return { n: Math.min(Number(rawN), maxN), last, explicit: true };
+}
+
+/** RFC 8288 link to the next page, as the spec and Distribution write it. */
+export function nextLink(path: string, n: number, last: string): string {
+  return `<${path}?n=${n}&last=${encodeURIComponent(last)}>; rel="next"`;
+}
+
+/** Whether the request carries a body (a chunk, a monolithic blob). */
+export function hasBody(req: Request): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const length = Number(req.headers['content-length'] ?? '0');
+  return Number.isFinite(length) && length > 0;
+}
+
+export function contentLength(req: Request): number | undefined {
+  const raw = req.headers['content-length'];
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/** An upload chunk's `Content-Range: <start>-<end>` (the spec's form; `bytes ` prefix tolerated). */
+export function chunkRange(req: Request): { start: number; length: number } | undefined {
+  const raw = req.headers['content-range'];
+  if (raw === undefined) return undefined;
+  const m = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(raw.trim());
+  if (!m) {
+    throw new RegistryError('BLOB_UPLOAD_INVALID', `malformed Content-Range "${raw.slice(0, 100)}": expected <start>-<end>`);
+  }
+  const start = Number(m[1]);
+  const end = Number(m[2]);
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) {
+    throw new RegistryError('BLOB_UPLOAD_INVALID', `Content-Range "${raw.slice(0, 100)}" is not a valid range`, {
+      status: 416,
+    });
+  }
+  const length = end - start + 1;
+  const declared = contentLength(req);
+  if (declared !== undefined && declared !== length) {
+    throw new RegistryError('SIZE_INVALID', `Content-Range covers ${length} bytes but Content-Length is ${declared}`, {
+      status: 416,
+    });
+  }
+  return { start, length };
+}
+
+/**
+ * A blob GET's `Range: bytes=...`. Returns the one satisfiable range, null for none or a form we
+ * serve whole (several ranges), or throws 416 when it cannot be satisfied.
+ */
+export function byteRange(header: string | undefined, size: number): { start: number; end: number } | null {
+  if (header === undefined) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    start = Math.max(size - suffix, 0);
+    end = size - 1;
+    if (suffix === 0) throw unsatisfiable(size);
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+    if (m[2] !== '' && Number(m[2]) < start) return null; // invalid range spec: ignore it (RFC 9110)
+  }
+  if (start >= size || size === 0) throw unsatisfiable(size);
+  return { start, end };
+}
+
+function unsatisfiable(size: number): RegistryError {
+  return new RegistryError('SIZE_INVALID', `requested range is not satisfiable for a blob of ${size} bytes`, {
+    status: 416,
+    headers: { 'Content-Range': `bytes */${size}` },
+  });
+}

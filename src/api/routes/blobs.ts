@@ -1,0 +1,52 @@
+import type { Router } from 'express';
+import { pipeline } from 'node:stream/promises';
+import { parseDigest } from '../../oci/digest.ts';
+import type { BlobInfo } from '../../storage/repository.ts';
+import type { ApiDeps } from '../deps.ts';
+import { Header } from '../headers.ts';
+import { contextOf } from '../request-context.ts';
+import { byteRange, nameParam, param } from '../params.ts';
+import { deletion, resource } from '../resource.ts';
+
+export function registerBlobRoutes(router: Router, deps: ApiDeps): void {
+  resource(router, /^\/v2\/(.+)\/blobs\/([^/]+)$/, {
+    GET: async (req, res) => {
+      const repo = deps.repository(nameParam(req), contextOf(res));
+      const digest = parseDigest(param(req, 1));
+      const { size } = await repo.blobs.stat(digest);
+      const range = byteRange(req.headers.range, size);
+      const { info, stream } = await repo.blobs.open(digest, range ?? undefined);
+      describe(res, info);
+      if (range) {
+        res.status(206);
+        res.setHeader(Header.ContentRange, `bytes ${range.start}-${range.end}/${info.size}`);
+        res.setHeader(Header.ContentLength, String(range.end - range.start + 1));
+      }
+      try {
+        await pipeline(stream, res);
+      } catch {
+        // The client went away mid-body; nothing more can be sent on this response.
+        res.destroy();
+      }
+    },
+    HEAD: async (req, res) => {
+      const repo = deps.repository(nameParam(req), contextOf(res));
+      describe(res, await repo.blobs.stat(parseDigest(param(req, 1))));
+      res.end();
+    },
+    DELETE: deletion(deps.deleteEnabled, async (req, res) => {
+      const repo = deps.repository(nameParam(req), contextOf(res));
+      await repo.blobs.delete(parseDigest(param(req, 1)));
+      res.status(202).setHeader(Header.ContentLength, '0');
+      res.end();
+    }),
+  });
+}
+
+function describe(res: import('express').Response, info: BlobInfo): void {
+  res.setHeader(Header.ContentType, info.mediaType);
+  res.setHeader(Header.ContentLength, String(info.size));
+  res.setHeader(Header.ContentDigest, info.digest);
+  res.setHeader(Header.AcceptRanges, 'bytes');
+  res.setHeader(Header.ETag, `"${info.digest}"`);
+}

@@ -1,0 +1,77 @@
+import type { Request, Router } from 'express';
+import { RegistryError } from '../../oci/errors.ts';
+import { MAX_MANIFEST_BYTES } from '../../oci/manifest.ts';
+import type { ManifestInfo } from '../../storage/repository.ts';
+import { readSmallBody } from '../body.ts';
+import type { ApiDeps } from '../deps.ts';
+import { Header } from '../headers.ts';
+import { contextOf } from '../request-context.ts';
+import { nameParam, param, referenceParam } from '../params.ts';
+import { deletion, location, resource } from '../resource.ts';
+
+export function registerManifestRoutes(router: Router, deps: ApiDeps): void {
+  resource(router, /^\/v2\/(.+)\/manifests\/([^/]+)$/, {
+    GET: async (req, res) => {
+      const repo = deps.repository(nameParam(req), contextOf(res));
+      const reference = referenceParam(param(req, 1));
+      // Negotiate on the stored type before the pull is counted.
+      negotiate(req, await repo.manifests.stat(reference));
+      const manifest = await repo.manifests.get(reference);
+      describe(res, manifest);
+      res.end(manifest.content);
+    },
+    HEAD: async (req, res) => {
+      const repo = deps.repository(nameParam(req), contextOf(res));
+      const manifest = await repo.manifests.stat(referenceParam(param(req, 1)));
+      negotiate(req, manifest);
+      describe(res, manifest);
+      res.end();
+    },
+    PUT: async (req, res) => {
+      const name = nameParam(req);
+      const reference = referenceParam(param(req, 1));
+      const body = await readSmallBody(req, MAX_MANIFEST_BYTES, 'MANIFEST_INVALID');
+      const repo = deps.repository(name, contextOf(res));
+      const result = await repo.manifests.put(reference, body, req.headers['content-type']);
+      res.status(201);
+      res.setHeader(Header.Location, location(deps.externalBaseUrl, `/v2/${name}/manifests/${result.digest}`));
+      res.setHeader(Header.ContentDigest, result.digest);
+      if (result.subject) res.setHeader(Header.OciSubject, result.subject.digest);
+      res.setHeader(Header.ContentLength, '0');
+      res.end();
+    },
+    DELETE: deletion(deps.deleteEnabled, async (req, res) => {
+      const repo = deps.repository(nameParam(req), contextOf(res));
+      const reference = referenceParam(param(req, 1));
+      if (reference.tag !== undefined) await repo.tags.delete(reference.tag);
+      else await repo.manifests.delete(reference.digest);
+      res.status(202).setHeader(Header.ContentLength, '0');
+      res.end();
+    }),
+  });
+}
+
+function describe(res: import('express').Response, manifest: ManifestInfo): void {
+  res.setHeader(Header.ContentType, manifest.mediaType);
+  res.setHeader(Header.ContentLength, String(manifest.size));
+  res.setHeader(Header.ContentDigest, manifest.digest);
+  res.setHeader(Header.ETag, `"${manifest.digest}"`);
+}
+
+/**
+ * A client that lists the types it accepts, without a wildcard, gets MANIFEST_UNKNOWN for a
+ * manifest of any other type (Distribution does the same, so old clients are not handed a
+ * format they cannot read). No Accept header at all accepts anything.
+ */
+function negotiate(req: Request, manifest: ManifestInfo): void {
+  const header = req.headers.accept;
+  if (!header) return;
+  const accepted = header.split(',').map((part) => part.split(';')[0]!.trim().toLowerCase()).filter(Boolean);
+  if (accepted.length === 0) return;
+  if (accepted.some((t) => t === '*/*' || t === 'application/*' || t === manifest.mediaType)) return;
+  throw new RegistryError(
+    'MANIFEST_UNKNOWN',
+    `manifest ${manifest.digest} is of type ${manifest.mediaType}, which the Accept header does not include`,
+    { detail: { mediaType: manifest.mediaType, accept: accepted.slice(0, 10) } },
+  );
+}

@@ -1,0 +1,23 @@
+import type { Router } from 'express';
+import { parseDigest } from '../../oci/digest.ts';
+import { MediaType } from '../../oci/media-types.ts';
+import type { ApiDeps } from '../deps.ts';
+import { Header } from '../headers.ts';
+import { contextOf } from '../request-context.ts';
+import { nameParam, param, query } from '../params.ts';
+import { resource } from '../resource.ts';
+
+/** `GET /v2/<name>/referrers/<digest>`: an OCI index of the manifests whose subject is the digest. */
+export function registerReferrerRoutes(router: Router, deps: Pick<ApiDeps, 'repository'>): void {
+  resource(router, /^\/v2\/(.+)\/referrers\/([^/]+)$/, {
+    GET: async (req, res) => {
+      const name = nameParam(req);
+      const subject = parseDigest(param(req, 1));
+      const artifactType = query(req, 'artifactType');
+      const manifests = await deps.repository(name, contextOf(res)).referrers.list(subject, artifactType);
+      if (artifactType !== undefined) res.setHeader(Header.OciFiltersApplied, 'artifactType');
+      res.setHeader(Header.ContentType, MediaType.OciIndex);
+      res.send(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests }));
+    },
+  });
+}

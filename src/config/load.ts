@@ -1,0 +1,126 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { configSchema, type Config } from './schema.ts';
+import { DISTRIBUTION_KEYS_NOT_IMPLEMENTED, IMPLEMENTED_KEYS } from './known-keys.ts';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface LoadedConfig {
+  config: Config;
+  /** One line for each Distribution key that was given but is not implemented. */
+  warnings: string[];
+}
+
+type Tree = Record<string, unknown>;
+
+/**
+ * Reads the YAML file (if any), applies `REGISTRY_*` environment overrides as Distribution
+ * names them (`REGISTRY_HTTP_ADDR` -> `http.addr`), and validates once. Throws ConfigError with
+ * a message that names the offending key.
+ */
+export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
+  let raw: unknown = {};
+  if (path) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`cannot read configuration file ${path}: ${(err as Error).message}`);
+    }
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (err) {
+      throw new ConfigError(`configuration file ${path} is not valid YAML: ${(err as Error).message}`);
+    }
+  }
+  if (!isTree(raw)) throw new ConfigError('configuration must be a YAML mapping of keys');
+  return parseConfig(raw, env);
+}
+
+export function parseConfig(raw: Tree, env: NodeJS.ProcessEnv = {}): LoadedConfig {
+  const tree = structuredClone(raw);
+  const warnings: string[] = [];
+  applyEnvironment(tree, env, warnings);
+  for (const key of DISTRIBUTION_KEYS_NOT_IMPLEMENTED) {
+    if (removePath(tree, key)) warnings.push(`configuration key "${key}" is not implemented by Dockyard yet and is ignored`);
+  }
+  const result = configSchema.safeParse(tree);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const at = issue.path.join('.');
+      if (issue.code === 'unrecognized_keys') {
+        const keys = issue.keys.map((k) => (at ? `${at}.${k}` : k));
+        return `unknown configuration key${keys.length > 1 ? 's' : ''} ${keys.map((k) => `"${k}"`).join(', ')}`;
+      }
+      return `configuration key "${at || '(root)'}": ${issue.message}`;
+    });
+    throw new ConfigError(lines.join('; '));
+  }
+  return { config: result.data, warnings };
+}
+
+const ENV_PREFIX = 'REGISTRY_';
+const ENV_IGNORED = new Set(['REGISTRY_CONFIGURATION_PATH']);
+
+function applyEnvironment(tree: Tree, env: NodeJS.ProcessEnv, warnings: string[]): void {
+  const byEnvName = new Map<string, string>();
+  for (const key of [...IMPLEMENTED_KEYS, ...DISTRIBUTION_KEYS_NOT_IMPLEMENTED]) {
+    byEnvName.set(ENV_PREFIX + key.toUpperCase().replaceAll('.', '_'), key);
+  }
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || ENV_IGNORED.has(name) || value === undefined) continue;
+    const key = byEnvName.get(name);
+    if (!key) {
+      warnings.push(`environment variable ${name} names no configuration key and is ignored`);
+      continue;
+    }
+    setPath(tree, key, scalar(value));
+  }
+}
+
+/** Environment values are YAML: `true`, `5000` and `{...}` keep their types; `:5000` stays text. */
+function scalar(value: string): unknown {
+  if (/^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
+  if (/^-?\d+$/.test(value)) return Number(value);
+  if (/^[[{]/.test(value.trim())) {
+    try {
+      return parseYaml(value);
+    } catch {
+      return value;
+    }
+  }
+  return value;
+}
+
+function isTree(v: unknown): v is Tree {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function setPath(tree: Tree, key: string, value: unknown): void {
+  const parts = key.split('.');
+  let node = tree;
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part];
+    if (!isTree(next)) node[part] = {};
+    node = node[part] as Tree;
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+function removePath(tree: Tree, key: string): boolean {
+  const parts = key.split('.');
+  let node: unknown = tree;
+  for (const part of parts.slice(0, -1)) {
+    if (!isTree(node)) return false;
+    node = node[part];
+  }
+  const last = parts[parts.length - 1]!;
+  if (!isTree(node) || !(last in node)) return false;
+  delete node[last];
+  return true;
+}

@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.ts';
+
+/** A Go-style duration (`1s`, `500ms`, `168h`) in milliseconds. */
+export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const ms = parseDuration(value);
+  if (ms === null) {
+    ctx.addIssue({ code: 'custom', message: `invalid duration "${value}" (use forms like 500ms, 1s, 1h30m)` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+const logLevel = z.enum(['error', 'warn', 'info', 'debug']);
+
+/**
+ * The configuration we implement, in Distribution's key names. Keys that Distribution knows but
+ * we do not implement yet are listed in `known-keys.ts` and removed (with a warning) before this
+ * strict schema sees the file, so anything left that it does not know is a mistake.
+ */
+export const configSchema = z
+  .object({
+    version: z.union([z.string(), z.number()]).transform(String).default('0.1'),
+    log: z.strictObject({ level: logLevel.default('info') }).prefault({}),
+    http: z
+      .strictObject({
+        addr: z.string().default('127.0.0.1:5000'),
+        host: z.url({ message: 'http.host must be an absolute URL such as https://registry.example.com' }).optional(),
+      })
+      .prefault({}),
+    storage: z
+      .strictObject({
+        filesystem: z.strictObject({ rootdirectory: z.string().min(1).default('./data') }).prefault({}),
+        delete: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
+        maintenance: z
+          .strictObject({
+            uploadpurging: z
+              .strictObject({
+                enabled: z.boolean().default(true),
+                age: duration.default(168 * 3_600_000),
+                interval: duration.default(24 * 3_600_000),
+                dryrun: z.boolean().default(false),
+              })
+              .prefault({}),
+          })
+          .prefault({}),
+      })
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,20 @@
+import type { RequestContext } from '../oci/request-context.ts';
+import type { Repository } from '../storage/repository.ts';
+
+/**
+ * The seam between the registry and its notifications: the API asks for a repository, and the
+ * notifier hands back one whose services report each completed operation. With no endpoints
+ * configured it is the do-nothing twin, so no code asks "are notifications on?".
+ */
+export interface Notifier {
+  listen(repository: Repository, ctx: RequestContext): Repository;
+  close(): Promise<void>;
+}
+
+export class NoopNotifier implements Notifier {
+  listen(repository: Repository): Repository {
+    return repository;
+  }
+
+  async close(): Promise<void> {}
+}

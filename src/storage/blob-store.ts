@@ -1,0 +1,46 @@
+import type { Readable } from 'node:stream';
+import { RegistryError } from '../oci/errors.ts';
+import type { Digest } from '../oci/digest.ts';
+import { MediaType } from '../oci/media-types.ts';
+import type { RepoName } from '../oci/names.ts';
+import type { ContentStore } from './content-store.ts';
+import type { BlobInfo, BlobService, ByteRange } from './repository.ts';
+
+/** Blobs as one repository sees them: only those pushed or mounted into it. */
+export class RepositoryBlobStore implements BlobService {
+  constructor(
+    private readonly name: RepoName,
+    private readonly content: ContentStore,
+  ) {}
+
+  async stat(digest: Digest): Promise<BlobInfo> {
+    const size = (await this.content.isLinked(this.name, digest)) ? await this.content.size(digest) : null;
+    if (size === null) throw unknownBlob(digest);
+    return { digest, size, mediaType: MediaType.OctetStream };
+  }
+
+  async open(digest: Digest, range?: ByteRange): Promise<{ info: BlobInfo; stream: Readable }> {
+    const info = await this.stat(digest);
+    return { info, stream: await this.content.read(digest, range) };
+  }
+
+  async delete(digest: Digest): Promise<BlobInfo> {
+    const info = await this.stat(digest);
+    // Only the repository's link goes; the bytes stay for other repositories (garbage
+    // collection of unreferenced blobs is an offline job, as in Distribution).
+    await this.content.unlink(this.name, digest);
+    return info;
+  }
+
+  async mount(digest: Digest, from: RepoName | null): Promise<BlobInfo | null> {
+    if (from !== null && !(await this.content.isLinked(from, digest))) return null;
+    const size = await this.content.size(digest);
+    if (size === null) return null;
+    await this.content.link(this.name, digest);
+    return { digest, size, mediaType: MediaType.OctetStream };
+  }
+}
+
+export function unknownBlob(digest: Digest): RegistryError {
+  return new RegistryError('BLOB_UNKNOWN', `blob ${digest} is unknown to this repository`, { detail: { digest } });
+}

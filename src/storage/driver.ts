@@ -1,0 +1,60 @@
+import type { Readable, Writable } from 'node:stream';
+
+/**
+ * The dumb storage layer, after Distribution's StorageDriver: paths are POSIX-style and relative
+ * to the driver's root ("blobs/sha256/ab/..."). All registry semantics live above it, once.
+ * Paths reaching a driver are built only by `layout.ts` from validated values.
+ */
+export interface StorageDriver {
+  readonly name: string;
+  /** Whole content of a small file. Throws PathNotFoundError. */
+  getContent(path: string): Promise<Buffer>;
+  /** Atomically replaces a small file: readers see the old or the new content, never a mix. */
+  putContent(path: string, content: Buffer | string): Promise<void>;
+  /** Streams bytes [start, end] (end inclusive) of a file. Throws PathNotFoundError. */
+  reader(path: string, range?: { start: number; end?: number }): Promise<Readable>;
+  /** Opens a file for writing, appending to what is there when `append` is set. */
+  writer(path: string, append: boolean): Promise<FileWriter>;
+  /** Throws PathNotFoundError. */
+  stat(path: string): Promise<FileInfo>;
+  /** Names (not paths) of the direct children of a directory, unsorted. Throws PathNotFoundError. */
+  list(path: string): Promise<string[]>;
+  /** Atomically moves a file into place, replacing what is at `dest`. */
+  move(source: string, dest: string): Promise<void>;
+  /** Deletes a file or a directory tree. Throws PathNotFoundError. */
+  delete(path: string): Promise<void>;
+}
+
+export interface FileInfo {
+  path: string;
+  size: number;
+  modifiedAt: Date;
+  isDirectory: boolean;
+}
+
+/**
+ * A file being written. Bytes go through `stream`; nothing is durable until `commit`.
+ * `cancel` drops what this writer added (an append is rolled back to its starting size).
+ */
+export interface FileWriter {
+  readonly stream: Writable;
+  /** Size of the file before this writer added anything. */
+  readonly startSize: number;
+  /** Bytes this writer has accepted so far. */
+  readonly written: number;
+  commit(): Promise<void>;
+  cancel(): Promise<void>;
+}
+
+export class PathNotFoundError extends Error {
+  readonly path: string;
+  constructor(path: string) {
+    super(`path not found: ${path}`);
+    this.name = 'PathNotFoundError';
+    this.path = path;
+  }
+}
+
+export function isNotFound(err: unknown): err is PathNotFoundError {
+  return err instanceof PathNotFoundError;
+}

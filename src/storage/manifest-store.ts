@@ -1,0 +1,142 @@
+import { RegistryError } from '../oci/errors.ts';
+import { digestAlgorithm, digestOf, type Digest } from '../oci/digest.ts';
+import type { Descriptor } from '../oci/descriptor.ts';
+import { manifestReferences, parseManifest, type ParsedManifest } from '../oci/manifest.ts';
+import type { RepoName, Tag } from '../oci/names.ts';
+import { readOptional, type ContentStore } from './content-store.ts';
+import { isNotFound, type StorageDriver } from './driver.ts';
+import { layout } from './layout.ts';
+import type { ReferrerStore } from './referrer-store.ts';
+import type { TagStore } from './tag-store.ts';
+import type {
+  ManifestInfo,
+  ManifestPutResult,
+  ManifestReference,
+  ManifestService,
+  StoredManifest,
+} from './repository.ts';
+
+/** What a revision link records: the manifest's digest and the media type it was pushed as. */
+interface RevisionLink {
+  digest: Digest;
+  mediaType: string;
+}
+
+/**
+ * Manifests of one repository. The bytes go to the content store (served back exactly as
+ * pushed); a revision link makes them part of the repository; a tag link names them.
+ */
+export class ManifestStore implements ManifestService {
+  constructor(
+    private readonly name: RepoName,
+    private readonly driver: StorageDriver,
+    private readonly content: ContentStore,
+    private readonly tags: TagStore,
+    private readonly referrers: ReferrerStore,
+  ) {}
+
+  async put(reference: ManifestReference, body: Buffer, contentType: string | undefined): Promise<ManifestPutResult> {
+    const parsed = parseManifest(body, contentType);
+    const alg = reference.digest ? digestAlgorithm(reference.digest) : 'sha256';
+    const digest = digestOf(body, alg);
+    if (reference.digest && reference.digest !== digest) {
+      throw new RegistryError('DIGEST_INVALID', `manifest has digest ${digest}, not ${reference.digest}`, {
+        detail: { expected: reference.digest, actual: digest },
+      });
+    }
+    await this.checkReferences(parsed);
+
+    // Order matters: bytes, then revision, then referrer entry, then tag. Each step is atomic,
+    // and a reader finds the manifest only once everything it depends on is in place.
+    await this.content.putContent(digest, body);
+    const link: RevisionLink = { digest, mediaType: parsed.mediaType };
+    await this.driver.putContent(layout.revisionLink(this.name, digest), JSON.stringify(link));
+    if (parsed.subject) {
+      await this.referrers.add(parsed.subject.digest, referrerDescriptor(digest, body.length, parsed));
+    }
+    if (reference.tag) await this.tags.set(reference.tag, digest);
+
+    const result: ManifestPutResult = {
+      digest,
+      mediaType: parsed.mediaType,
+      size: body.length,
+      references: manifestReferences(parsed),
+    };
+    if (reference.tag) result.tag = reference.tag;
+    if (parsed.subject) result.subject = parsed.subject;
+    return result;
+  }
+
+  async get(reference: ManifestReference): Promise<StoredManifest> {
+    const info = await this.stat(reference);
+    const content = await this.content.getContent(info.digest);
+    return { ...info, content };
+  }
+
+  async stat(reference: ManifestReference): Promise<ManifestInfo> {
+    const digest = reference.digest ?? (await this.tags.resolve(reference.tag));
+    const link = await this.revision(digest);
+    const size = link ? await this.content.size(digest) : null;
+    if (!link || size === null) throw unknownManifest(reference);
+    return { digest, mediaType: link.mediaType, size };
+  }
+
+  async delete(digest: Digest): Promise<{ info: ManifestInfo; tags: Tag[] }> {
+    const info = await this.stat({ digest });
+    const tags = await this.tags.pointingAt(digest);
+    for (const tag of tags) await this.tags.remove(tag);
+    const body = await this.content.getContent(digest);
+    const subject = subjectOf(body);
+    if (subject) await this.referrers.remove(subject, digest);
+    try {
+      await this.driver.delete(layout.revisionDir(this.name, digest));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    return { info, tags };
+  }
+
+  private async revision(digest: Digest): Promise<RevisionLink | null> {
+    const raw = await readOptional(this.driver, layout.revisionLink(this.name, digest));
+    return raw ? (JSON.parse(raw.toString('utf8')) as RevisionLink) : null;
+  }
+
+  private async checkReferences(parsed: ParsedManifest): Promise<void> {
+    for (const blob of parsed.blobs) {
+      if (!(await this.content.isLinked(this.name, blob.digest))) throw missing(blob, 'blob');
+    }
+    for (const child of parsed.manifests) {
+      if (!(await this.revision(child.digest))) throw missing(child, 'manifest');
+    }
+  }
+}
+
+function referrerDescriptor(digest: Digest, size: number, parsed: ParsedManifest): Descriptor {
+  const d: Descriptor = { mediaType: parsed.mediaType, digest, size };
+  if (parsed.artifactType !== undefined) d.artifactType = parsed.artifactType;
+  if (parsed.annotations !== undefined) d.annotations = parsed.annotations;
+  return d;
+}
+
+/** The subject of a stored manifest, read again when the manifest is deleted. */
+function subjectOf(body: Buffer): Digest | null {
+  try {
+    const json = JSON.parse(body.toString('utf8')) as { subject?: { digest?: string } };
+    return (json.subject?.digest as Digest | undefined) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function missing(d: Descriptor, kind: 'blob' | 'manifest'): RegistryError {
+  return new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest references ${kind} ${d.digest}, which is not in this repository`, {
+    detail: { digest: d.digest, mediaType: d.mediaType },
+  });
+}
+
+export function unknownManifest(reference: ManifestReference): RegistryError {
+  const which = reference.tag ?? reference.digest;
+  return new RegistryError('MANIFEST_UNKNOWN', `manifest ${which} is unknown to this repository`, {
+    detail: reference.tag ? { tag: reference.tag } : { digest: reference.digest },
+  });
+}

@@ -1,0 +1,42 @@
+import type { Descriptor } from '../oci/descriptor.ts';
+import type { Digest } from '../oci/digest.ts';
+import type { RepoName } from '../oci/names.ts';
+import { listOptional, readOptional } from './content-store.ts';
+import { isNotFound, type StorageDriver } from './driver.ts';
+import { layout } from './layout.ts';
+import type { ReferrerService } from './repository.ts';
+
+/**
+ * The referrers index: for each subject digest, one small file per manifest that names it as
+ * its `subject`, holding the descriptor the referrers API returns.
+ */
+export class ReferrerStore implements ReferrerService {
+  constructor(
+    private readonly name: RepoName,
+    private readonly driver: StorageDriver,
+  ) {}
+
+  async add(subject: Digest, referrer: Descriptor): Promise<void> {
+    await this.driver.putContent(layout.referrerEntry(this.name, subject, referrer.digest), JSON.stringify(referrer));
+  }
+
+  async remove(subject: Digest, referrer: Digest): Promise<void> {
+    try {
+      await this.driver.delete(layout.referrerEntry(this.name, subject, referrer));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  async list(subject: Digest, artifactType?: string): Promise<Descriptor[]> {
+    const dir = layout.referrersDir(this.name, subject);
+    const out: Descriptor[] = [];
+    for (const entry of (await listOptional(this.driver, dir)).sort()) {
+      const raw = await readOptional(this.driver, `${dir}/${entry}`);
+      if (!raw) continue;
+      const d = JSON.parse(raw.toString('utf8')) as Descriptor;
+      if (artifactType === undefined || d.artifactType === artifactType) out.push(d);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,62 @@
+import type { RepoName } from '../oci/names.ts';
+import { RepositoryBlobStore } from './blob-store.ts';
+import { ContentStore, listOptional } from './content-store.ts';
+import type { StorageDriver } from './driver.ts';
+import { KeyedMutex } from './keyed-mutex.ts';
+import { layout } from './layout.ts';
+import { ManifestStore } from './manifest-store.ts';
+import { ReferrerStore } from './referrer-store.ts';
+import type { Registry, Repository } from './repository.ts';
+import { TagStore, compareCodeUnits } from './tag-store.ts';
+import { UploadHashes } from './upload-hashes.ts';
+import { UploadStore } from './upload-store.ts';
+
+/** The registry's semantics, written once on top of any StorageDriver. */
+export class StorageRegistry implements Registry {
+  readonly content: ContentStore;
+  private readonly uploadLocks = new KeyedMutex();
+  private readonly uploadHashes = new UploadHashes();
+
+  constructor(readonly driver: StorageDriver) {
+    this.content = new ContentStore(driver);
+  }
+
+  repository(name: RepoName): Repository {
+    const tags = new TagStore(name, this.driver);
+    const referrers = new ReferrerStore(name, this.driver);
+    return {
+      name,
+      blobs: new RepositoryBlobStore(name, this.content),
+      uploads: new UploadStore(name, this.driver, this.content, this.uploadLocks, this.uploadHashes),
+      manifests: new ManifestStore(name, this.driver, this.content, tags, referrers),
+      tags,
+      referrers,
+    };
+  }
+
+  async catalog(n: number, last?: string): Promise<{ names: RepoName[]; more: boolean }> {
+    // Walks every repository and sorts: simple and exact. A registry with very many
+    // repositories would want an index; none exists yet.
+    const all = (await this.repositoryNames()).sort(compareCodeUnits);
+    const after = last === undefined ? all : all.filter((name) => name > last);
+    return { names: after.slice(0, n), more: after.length > n };
+  }
+
+  /**
+   * Every repository name: a directory under repositories/ holding one of `markers`
+   * (by default, repositories with manifests or blobs; the upload purger asks for `_uploads`).
+   */
+  async repositoryNames(markers: readonly string[] = ['_manifests', '_layers']): Promise<RepoName[]> {
+    const names: RepoName[] = [];
+    const walk = async (prefix: string): Promise<void> => {
+      const dir = prefix ? `${layout.repositoriesRoot}/${prefix}` : layout.repositoriesRoot;
+      const children = await listOptional(this.driver, dir);
+      if (prefix && children.some((c) => markers.includes(c))) names.push(prefix as RepoName);
+      for (const child of children) {
+        if (!child.startsWith('_')) await walk(prefix ? `${prefix}/${child}` : child);
+      }
+    };
+    await walk('');
+    return names;
+  }
+}

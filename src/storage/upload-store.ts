@@ -1,0 +1,184 @@
+import { randomUUID, createHash, type Hash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { RegistryError } from '../oci/errors.ts';
+import { digestAlgorithm, type Digest } from '../oci/digest.ts';
+import { MediaType } from '../oci/media-types.ts';
+import type { RepoName } from '../oci/names.ts';
+import { isNotFound, type FileWriter, type StorageDriver } from './driver.ts';
+import { layout, type UploadId } from './layout.ts';
+import type { ContentStore } from './content-store.ts';
+import type { KeyedMutex } from './keyed-mutex.ts';
+import type { UploadHashes } from './upload-hashes.ts';
+import type { BlobInfo, ChunkOptions, UploadService, UploadStatus } from './repository.ts';
+
+interface UploadState {
+  startedAt: string;
+}
+
+/**
+ * Upload sessions kept in storage (not in memory), so they survive a restart and can be
+ * continued by another replica. Bytes are appended to `_uploads/<id>/data`; completion verifies
+ * the digest and moves the file into the content store in one rename.
+ */
+export class UploadStore implements UploadService {
+  constructor(
+    private readonly name: RepoName,
+    private readonly driver: StorageDriver,
+    private readonly content: ContentStore,
+    private readonly locks: KeyedMutex,
+    private readonly hashes: UploadHashes,
+  ) {}
+
+  async start(): Promise<UploadStatus> {
+    const id = randomUUID() as UploadId;
+    const startedAt = new Date();
+    const state: UploadState = { startedAt: startedAt.toISOString() };
+    await this.driver.putContent(layout.uploadState(this.name, id), JSON.stringify(state));
+    return { id, offset: 0, startedAt };
+  }
+
+  async status(id: UploadId): Promise<UploadStatus> {
+    const state = await this.readState(id);
+    return { id, offset: await this.offset(id), startedAt: new Date(state.startedAt) };
+  }
+
+  append(id: UploadId, body: Readable, chunk: ChunkOptions): Promise<UploadStatus> {
+    return this.locks.run(id, async () => {
+      const state = await this.readState(id);
+      const writer = await this.driver.writer(layout.uploadData(this.name, id), true);
+      try {
+        this.checkStart(writer, chunk, id);
+        await this.receive(id, writer, body, chunk);
+        await writer.commit();
+      } catch (err) {
+        await writer.cancel();
+        throw err;
+      }
+      return { id, offset: writer.startSize + writer.written, startedAt: new Date(state.startedAt) };
+    });
+  }
+
+  complete(id: UploadId, digest: Digest, body: Readable | null, chunk: ChunkOptions): Promise<BlobInfo> {
+    return this.locks.run(id, async () => {
+      await this.readState(id);
+      const data = layout.uploadData(this.name, id);
+      const writer = await this.driver.writer(data, true);
+      let size: number;
+      try {
+        this.checkStart(writer, chunk, id);
+        if (body) await this.receive(id, writer, body, chunk);
+        size = writer.startSize + writer.written;
+        const actual = await this.digestOf(id, digestAlgorithm(digest), size);
+        if (actual !== digest) {
+          throw new RegistryError('DIGEST_INVALID', `uploaded content has digest ${actual}, not ${digest}`, {
+            detail: { expected: digest, actual },
+          });
+        }
+        await writer.commit();
+      } catch (err) {
+        await writer.cancel();
+        throw err;
+      }
+      await this.content.publish(digest, data);
+      await this.content.link(this.name, digest);
+      await this.remove(id);
+      return { digest, size, mediaType: MediaType.OctetStream };
+    });
+  }
+
+  cancel(id: UploadId): Promise<void> {
+    return this.locks.run(id, async () => {
+      await this.readState(id);
+      await this.remove(id);
+    });
+  }
+
+  private async remove(id: UploadId): Promise<void> {
+    this.hashes.forget(id);
+    try {
+      await this.driver.delete(layout.uploadDir(this.name, id));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  private checkStart(writer: FileWriter, chunk: ChunkOptions, id: UploadId): void {
+    if (chunk.start !== undefined && chunk.start !== writer.startSize) {
+      throw outOfOrder(id, writer.startSize, chunk.start);
+    }
+  }
+
+  /** Streams a chunk into the writer, feeding the running digest; all or nothing. */
+  private async receive(id: UploadId, writer: FileWriter, body: Readable, chunk: ChunkOptions): Promise<void> {
+    const hash = this.hashes.forChunkAt(id, writer.startSize);
+    try {
+      await pipeline(body, hashing(hash), writer.stream);
+    } catch (err) {
+      this.hashes.forget(id);
+      if (err instanceof RegistryError) throw err;
+      throw new RegistryError('BLOB_UPLOAD_INVALID', `upload chunk was not received whole: ${(err as Error).message}`);
+    }
+    if (chunk.length !== undefined && writer.written !== chunk.length) {
+      this.hashes.forget(id);
+      throw new RegistryError('SIZE_INVALID', `chunk declared ${chunk.length} bytes but carried ${writer.written}`);
+    }
+    if (hash) this.hashes.save(id, writer.startSize + writer.written, hash);
+  }
+
+  private async digestOf(id: UploadId, alg: 'sha256' | 'sha512', size: number): Promise<Digest> {
+    const running = alg === 'sha256' ? this.hashes.sha256At(id, size) : null;
+    if (running) return `sha256:${running}` as Digest;
+    // The running state is gone: hash the stored bytes again, streaming.
+    const hash = createHash(alg);
+    if (size > 0) {
+      await pipeline(await this.driver.reader(layout.uploadData(this.name, id), { start: 0, end: size - 1 }), hashing(hash), sink());
+    }
+    return `${alg}:${hash.digest('hex')}` as Digest;
+  }
+
+  private async offset(id: UploadId): Promise<number> {
+    try {
+      return (await this.driver.stat(layout.uploadData(this.name, id))).size;
+    } catch (err) {
+      if (isNotFound(err)) return 0;
+      throw err;
+    }
+  }
+
+  private async readState(id: UploadId): Promise<UploadState> {
+    try {
+      return JSON.parse((await this.driver.getContent(layout.uploadState(this.name, id))).toString('utf8')) as UploadState;
+    } catch (err) {
+      if (isNotFound(err)) {
+        throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is unknown to ${this.name}`, { detail: { uuid: id } });
+      }
+      throw err;
+    }
+  }
+}
+
+export function outOfOrder(id: UploadId, offset: number, start: number): RegistryError {
+  return new RegistryError('BLOB_UPLOAD_INVALID', `chunk starts at ${start} but the upload has ${offset} bytes`, {
+    status: 416,
+    detail: { uuid: id, offset },
+    headers: { Range: `0-${Math.max(offset - 1, 0)}` },
+  });
+}
+
+function hashing(hash: Hash | null) {
+  return async function* (source: AsyncIterable<Buffer>) {
+    for await (const chunk of source) {
+      hash?.update(chunk);
+      yield chunk;
+    }
+  };
+}
+
+function sink() {
+  return async function (source: AsyncIterable<Buffer>) {
+    for await (const _ of source) {
+      // drain
+    }
+  };
+}
