@@ -1,11 +1,15 @@
 import { once } from 'node:events';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
+import { Registry as MetricsRegistry, collectDefaultMetrics } from 'prom-client';
 import { createApp } from './api/app.ts';
-import type { Config } from './config/schema.ts';
 import { parseListenAddress } from './config/listen-address.ts';
-import { NoopNotifier, type Notifier } from './notify/notifier.ts';
+import type { Config } from './config/schema.ts';
+import { startDebugServer } from './debug-server.ts';
+import { Notifications } from './notify/notifications.ts';
+import { NoopNotifier } from './notify/notifier.ts';
 import { FilesystemDriver } from './storage/filesystem-driver.ts';
 import { StorageRegistry } from './storage/storage-registry.ts';
 import { purgeUploads } from './storage/upload-purger.ts';
@@ -16,14 +20,33 @@ export interface RunningRegistry {
   url: string;
   port: number;
   registry: StorageRegistry;
+  metrics: MetricsRegistry;
+  /** The debug server's port (metrics), when `http.debug.addr` is set. */
+  debugPort?: number;
   close(): Promise<void>;
 }
 
-/** Constructs everything from a validated config and starts listening. The one place drivers are chosen. */
+/**
+ * Constructs everything from a validated config and starts listening: the one place where
+ * drivers are chosen and the pieces are wired together.
+ */
 export async function startRegistry(config: Config, logger: Logger): Promise<RunningRegistry> {
+  const { host, port: wantedPort } = parseListenAddress(config.http.addr);
+  // Listen first, so that events can name the real port (`source.addr`) even for port 0.
+  const server = createServer({ keepAliveTimeout: 65_000 });
+  server.listen(wantedPort, host ?? '::');
+  await once(server, 'listening');
+  const address = server.address() as AddressInfo;
+  const port = address.port;
+
   const driver = new FilesystemDriver(config.storage.filesystem.rootdirectory);
   const registry = new StorageRegistry(driver);
-  const notifier: Notifier = new NoopNotifier();
+  const metrics = new MetricsRegistry();
+  const activeEndpoints = config.notifications.endpoints.filter((e) => !e.disabled);
+  const notifier =
+    activeEndpoints.length > 0
+      ? new Notifications(config.notifications, { storageRoot: driver.root, sourceAddr: `${hostname()}:${port}`, metrics }, logger)
+      : new NoopNotifier();
 
   const app = createApp(
     {
@@ -31,17 +54,11 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
       repository: (name, ctx) => notifier.listen(registry.repository(name), ctx),
       deleteEnabled: config.storage.delete.enabled,
       externalBaseUrl: config.http.host,
+      notifications: notifier,
     },
     logger,
   );
-
-  const { host, port } = parseListenAddress(config.http.addr);
-  const server = app.listen(port, host ?? '::');
-  await once(server, 'listening');
-  server.keepAliveTimeout = 65_000;
-  const address = server.address() as AddressInfo;
-  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host === undefined ? '127.0.0.1' : shownHost}:${address.port}`;
+  server.on('request', app);
 
   const purging = config.storage.maintenance.uploadpurging;
   const purgeTimer = purging.enabled
@@ -52,21 +69,38 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
       }, purging.interval).unref()
     : undefined;
 
-  logger.info({ addr: config.http.addr, url, root: driver.root, storage: driver.name }, 'dockyard listening');
+  const debugConfig = config.http.debug;
+  let debug: Awaited<ReturnType<typeof startDebugServer>> | undefined;
+  if (debugConfig.addr) {
+    if (debugConfig.prometheus.enabled) collectDefaultMetrics({ register: metrics });
+    const path = debugConfig.prometheus.enabled ? debugConfig.prometheus.path : null;
+    debug = await startDebugServer(debugConfig.addr, path, metrics);
+  }
+
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host === undefined ? '127.0.0.1' : shownHost}:${port}`;
+  logger.info(
+    { addr: config.http.addr, url, root: driver.root, storage: driver.name, endpoints: activeEndpoints.map((e) => e.name) },
+    'dockyard listening',
+  );
 
   return {
     server,
     url,
-    port: address.port,
+    port,
     registry,
+    metrics,
+    ...(debug ? { debugPort: debug.port } : {}),
     async close() {
       clearInterval(purgeTimer);
+      debug?.server.close();
       const closed = once(server, 'close');
       server.close();
       server.closeIdleConnections();
       const force = setTimeout(() => server.closeAllConnections(), 10_000).unref();
       await closed;
       clearTimeout(force);
+      // After the listener: requests that were completing still get their events queued.
       await notifier.close();
     },
   };

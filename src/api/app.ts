@@ -8,6 +8,7 @@ import { registerBaseRoutes } from './routes/base.ts';
 import { registerBlobRoutes } from './routes/blobs.ts';
 import { registerCatalogRoutes } from './routes/catalog.ts';
 import { registerManifestRoutes } from './routes/manifests.ts';
+import { registerNotificationRoutes } from './routes/notifications.ts';
 import { registerReferrerRoutes } from './routes/referrers.ts';
 import { registerTagRoutes } from './routes/tags.ts';
 import { registerUploadRoutes } from './routes/uploads.ts';
@@ -37,6 +38,9 @@ export function createApp(deps: ApiDeps, logger: Logger): Express {
   registerBlobRoutes(v2, deps);
   registerManifestRoutes(v2, deps);
   app.use(v2);
+  const admin = express.Router();
+  registerNotificationRoutes(admin, deps.notifications);
+  app.use(admin);
 
   app.use(notFound);
   app.use(errorRenderer(logger));

@@ -1,5 +1,6 @@
 import type { RepoName } from '../oci/names.ts';
 import type { RequestContext } from '../oci/request-context.ts';
+import type { NotificationAdmin } from '../notify/admin.ts';
 import type { Registry, Repository } from '../storage/repository.ts';
 
 /** What the routes need, passed in; no route module imports a singleton. */
@@ -10,4 +11,6 @@ export interface ApiDeps {
   deleteEnabled: boolean;
   /** `http.host`: when set, Location headers are absolute URLs on it. */
   externalBaseUrl?: string;
+  /** The operator API for notifications. */
+  notifications: NotificationAdmin;
 }

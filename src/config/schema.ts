@@ -1,15 +1,6 @@
 import { z } from 'zod';
-import { parseDuration } from './duration.ts';
-
-/** A Go-style duration (`1s`, `500ms`, `168h`) in milliseconds. */
-export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  const ms = parseDuration(value);
-  if (ms === null) {
-    ctx.addIssue({ code: 'custom', message: `invalid duration "${value}" (use forms like 500ms, 1s, 1h30m)` });
-    return z.NEVER;
-  }
-  return ms;
-});
+import { duration } from './duration-schema.ts';
+import { notificationsSchema } from './notifications.ts';
 
 const logLevel = z.enum(['error', 'warn', 'info', 'debug']);
 
@@ -26,6 +17,15 @@ export const configSchema = z
       .strictObject({
         addr: z.string().default('127.0.0.1:5000'),
         host: z.url({ message: 'http.host must be an absolute URL such as https://registry.example.com' }).optional(),
+        debug: z
+          .strictObject({
+            /** Where /metrics is served, as in Distribution; off when absent. */
+            addr: z.string().optional(),
+            prometheus: z
+              .strictObject({ enabled: z.boolean().default(false), path: z.string().startsWith('/').default('/metrics') })
+              .prefault({}),
+          })
+          .prefault({}),
       })
       .prefault({}),
     storage: z
@@ -46,6 +46,7 @@ export const configSchema = z
           .prefault({}),
       })
       .prefault({}),
+    notifications: notificationsSchema,
   })
   .strict();
 

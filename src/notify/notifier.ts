@@ -1,5 +1,6 @@
 import type { RequestContext } from '../oci/request-context.ts';
 import type { Repository } from '../storage/repository.ts';
+import type { NotificationAdmin } from './admin.ts';
 
 /**
  * The seam between the registry and its notifications: the API asks for a repository, and the
@@ -11,10 +12,36 @@ export interface Notifier {
   close(): Promise<void>;
 }
 
-export class NoopNotifier implements Notifier {
+export class NoopNotifier implements Notifier, NotificationAdmin {
   listen(repository: Repository): Repository {
     return repository;
   }
 
   async close(): Promise<void> {}
+
+  status() {
+    return [];
+  }
+
+  has() {
+    return false;
+  }
+
+  deliveries() {
+    return [];
+  }
+
+  deadLetters() {
+    return [];
+  }
+
+  redeliver() {
+    return false;
+  }
+
+  ping(): never {
+    throw new Error('no notification endpoints are configured');
+  }
+
+  enable() {}
 }

@@ -1,0 +1,86 @@
+import type { Router } from 'express';
+import { RegistryError } from '../../oci/errors.ts';
+import type { NotificationAdmin } from '../../notify/admin.ts';
+import { envelopeJsonSchema } from '../../notify/event.ts';
+import { query } from '../params.ts';
+
+const DEFAULT_LIMIT = 100;
+const MAX_LIMIT = 1000;
+
+/**
+ * The operator's view of notifications: endpoint state, the delivery log, dead letters,
+ * redelivery, a test ping, re-enabling after 410 Gone; and the event JSON Schema.
+ */
+export function registerNotificationRoutes(router: Router, admin: NotificationAdmin): void {
+  const schema = JSON.stringify(envelopeJsonSchema(), null, 2);
+
+  router.get('/notifications/schema/events.json', (_req, res) => {
+    res.type('application/schema+json').send(schema);
+  });
+
+  router.get('/notifications/endpoints', (_req, res) => {
+    res.json({ endpoints: admin.status() });
+  });
+
+  router.get('/notifications/endpoints/:name/deliveries', (req, res) => {
+    const name = endpointName(admin, req.params.name);
+    res.json({ endpoint: name, deliveries: admin.deliveries(name, limit(query(req, 'limit'))) });
+  });
+
+  router.get('/notifications/endpoints/:name/dead-letters', (req, res) => {
+    const name = endpointName(admin, req.params.name);
+    const letters = admin.deadLetters(name, limit(query(req, 'limit'))).map((d) => ({
+      event: d.event,
+      attempts: d.attempts,
+      status: d.status,
+      error: d.error,
+      enqueuedAt: new Date(d.enqueuedAt).toISOString(),
+    }));
+    res.json({ endpoint: name, deadLetters: letters });
+  });
+
+  router.post('/notifications/endpoints/:name/deliveries/:eventId/redeliver', (req, res) => {
+    const name = endpointName(admin, req.params.name);
+    if (!admin.redeliver(name, req.params.eventId)) {
+      throw new RegistryError('NAME_UNKNOWN', `endpoint ${name} has no stored event ${req.params.eventId.slice(0, 100)}`, {
+        status: 404,
+      });
+    }
+    res.status(202).json({ endpoint: name, event: req.params.eventId, queued: true });
+  });
+
+  router.post('/notifications/endpoints/:name/ping', async (req, res) => {
+    const name = endpointName(admin, req.params.name);
+    const outcome = await admin.ping(name);
+    res.json({
+      endpoint: name,
+      event: outcome.events[0]?.id,
+      status: outcome.status,
+      latencyMs: outcome.latencyMs,
+      error: outcome.error,
+      response: outcome.response,
+    });
+  });
+
+  router.post('/notifications/endpoints/:name/enable', (req, res) => {
+    const name = endpointName(admin, req.params.name);
+    admin.enable(name);
+    res.status(204).end();
+  });
+}
+
+function endpointName(admin: NotificationAdmin, name: string | undefined): string {
+  if (!name || !admin.has(name)) {
+    throw new RegistryError('NAME_UNKNOWN', `no notification endpoint named "${(name ?? '').slice(0, 100)}"`, { status: 404 });
+  }
+  return name;
+}
+
+function limit(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_LIMIT;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new RegistryError('UNSUPPORTED', 'query parameter "limit" must be a positive integer', { status: 400 });
+  }
+  return Math.min(n, MAX_LIMIT);
+}

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { duration } from './duration-schema.ts';
+
+const HOUR = 3_600_000;
+
+/** Distribution's `notifications.endpoints[]`, plus Dockyard's delivery options. */
+export const endpointSchema = z.strictObject({
+  // Distribution's keys
+  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'name must be 1-64 letters, digits, ".", "_" or "-"'),
+  url: z.url({ protocol: /^https?$/, message: 'url must be an http:// or https:// URL' }),
+  disabled: z.boolean().default(false),
+  headers: z.record(z.string(), z.union([z.string(), z.array(z.string())])).default({}),
+  timeout: duration.default(5_000),
+  threshold: z.number().int().min(0).default(5),
+  backoff: duration.default(1_000),
+  ignoredmediatypes: z.array(z.string()).default([]),
+  ignore: z
+    .strictObject({
+      mediatypes: z.array(z.string()).default([]),
+      actions: z.array(z.enum(['push', 'pull', 'delete', 'mount'])).default([]),
+    })
+    .prefault({}),
+  // Dockyard's keys
+  repositories: z
+    .strictObject({ include: z.array(z.string()).default([]), exclude: z.array(z.string()).default([]) })
+    .prefault({}),
+  includehead: z.boolean().default(false),
+  /** Give up (dead-letter) after this many attempts; 0 means no limit. */
+  maxattempts: z.number().int().min(0).default(0),
+  /** Give up (dead-letter) on events older than this; 0 means no limit. */
+  maxage: duration.default(72 * HOUR),
+  /** Longest wait between two attempts (Retry-After may ask for up to an hour). */
+  maxbackoff: duration.default(5 * 60_000),
+  secret: z
+    .string()
+    .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'secret must be "whsec_" followed by base64 (Standard Webhooks)')
+    .optional(),
+  batch: z
+    .strictObject({
+      maxevents: z.number().int().min(1).max(10_000).default(100),
+      maxwait: duration.default(50),
+    })
+    .optional(),
+  tls: z
+    .strictObject({
+      ca: z.string().optional(),
+      certificate: z.string().optional(),
+      key: z.string().optional(),
+      insecureskipverify: z.boolean().default(false),
+    })
+    .refine((t) => (t.certificate === undefined) === (t.key === undefined), {
+      message: 'tls.certificate and tls.key must be given together',
+    })
+    .optional(),
+  /** `v1`: Distribution 2.x's media type; `v2`: Distribution 3's. */
+  envelope: z.enum(['v1', 'v2']).default('v1'),
+});
+
+export const notificationsSchema = z
+  .strictObject({
+    events: z.strictObject({ includereferences: z.boolean().default(false) }).prefault({}),
+    endpoints: z
+      .array(endpointSchema)
+      .default([])
+      .refine((eps) => new Set(eps.map((e) => e.name)).size === eps.length, { message: 'endpoint names must be unique' }),
+    outbox: z
+      .strictObject({
+        /** SQLite file; default `<storage.filesystem.rootdirectory>/_notifications/outbox.sqlite`. */
+        path: z.string().min(1).optional(),
+        /** How long delivered events are kept for redelivery. */
+        retention: duration.default(24 * HOUR),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
+export type EndpointConfig = z.infer<typeof endpointSchema>;
+export type NotificationsConfig = z.infer<typeof notificationsSchema>;

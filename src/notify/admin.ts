@@ -1,0 +1,30 @@
+import type { AttemptOutcome } from './http-sink.ts';
+import type { AttemptRecord, QueuedEvent } from './outbox.ts';
+
+/** One endpoint as the operator sees it (`GET /notifications/endpoints`). */
+export interface EndpointStatus {
+  name: string;
+  url: string;
+  disabled: boolean;
+  disabledReason: string | null;
+  pending: number;
+  delivered: number;
+  deadLetters: number;
+  /** Since when attempts have been failing, or null while healthy. */
+  failingSince: string | null;
+  lastStatus: number | null;
+}
+
+/** What the operator API can see and do; implemented by the notifications module, served by src/api. */
+export interface NotificationAdmin {
+  status(): EndpointStatus[];
+  has(name: string): boolean;
+  deliveries(name: string, limit: number): AttemptRecord[];
+  deadLetters(name: string, limit: number): (QueuedEvent & { error: string | null; status: number | null })[];
+  /** Queues a stored event again; false when the endpoint never had it (or it was pruned). */
+  redeliver(name: string, eventId: string): boolean;
+  /** Sends a test event now, outside the queue, and says what happened. */
+  ping(name: string): Promise<AttemptOutcome>;
+  /** Re-enables an endpoint that a 410 Gone disabled. */
+  enable(name: string): void;
+}

@@ -1,0 +1,120 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import { EndpointGoneError, GaveUpError } from './delivery-error.ts';
+import type { Outbox, QueuedEvent } from './outbox.ts';
+import type { Sink } from './sink.ts';
+import type { AttemptLedger } from './attempt-ledger.ts';
+
+export interface WorkerOptions {
+  /** Events per request: 1 unless the endpoint has `batch`. */
+  maxEvents: number;
+  /** With batching: how long to wait for a batch to fill. */
+  maxWaitMs: number;
+}
+
+/**
+ * Drains one endpoint's durable queue, in order, into its sink chain (retrying -> HTTP). One per
+ * endpoint, so a slow or dead endpoint holds up nobody else. The next event waits until the one
+ * before it is delivered or dead-lettered: order is kept.
+ */
+export class DeliveryWorker {
+  private cursor = 0;
+  private wakeUp: (() => void) | null = null;
+  private signalled = false;
+  private running: Promise<void> | null = null;
+
+  constructor(
+    readonly endpoint: string,
+    private readonly outbox: Outbox,
+    private readonly sink: Sink,
+    private readonly ledger: AttemptLedger,
+    private readonly options: WorkerOptions,
+    private readonly signal: AbortSignal,
+    private readonly logger: Logger,
+    private readonly report: {
+      delivered(events: QueuedEvent[], now: number): void;
+      dead(events: QueuedEvent[], reason: string): void;
+    },
+  ) {}
+
+  start(): void {
+    this.running ??= this.loop().catch((err: unknown) => {
+      if (!this.signal.aborted) this.logger.error({ err, endpoint: this.endpoint }, 'delivery worker stopped');
+    });
+  }
+
+  /** New events were committed (or the endpoint was enabled): look again. */
+  wake(): void {
+    this.signalled = true;
+    this.wakeUp?.();
+  }
+
+  async stopped(): Promise<void> {
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.signal.aborted) {
+      if (this.outbox.getEndpointState(this.endpoint).disabled) {
+        await this.waitForWake();
+        continue;
+      }
+      let batch = this.outbox.next(this.endpoint, this.cursor, this.options.maxEvents);
+      if (batch.length === 0) {
+        await this.waitForWake();
+        continue;
+      }
+      if (batch.length < this.options.maxEvents && this.options.maxWaitMs > 0) {
+        // Let the batch fill, but never hold the oldest event longer than maxwait.
+        const waited = Date.now() - batch[0]!.enqueuedAt;
+        if (waited < this.options.maxWaitMs) {
+          await sleep(this.options.maxWaitMs - waited, undefined, { signal: this.signal }).catch(() => undefined);
+          batch = this.outbox.next(this.endpoint, this.cursor, this.options.maxEvents);
+        }
+      }
+      await this.deliver(batch);
+    }
+  }
+
+  private async deliver(batch: QueuedEvent[]): Promise<void> {
+    const seqs = batch.map((q) => q.seq);
+    this.ledger.track(batch);
+    try {
+      await this.sink.write(batch.map((q) => q.event));
+      this.outbox.markDelivered(seqs, 200);
+      this.report.delivered(batch, Date.now());
+    } catch (err) {
+      if (err instanceof GaveUpError) {
+        this.outbox.markDead(seqs, err.lastStatus, err.reason);
+        this.report.dead(batch, err.reason);
+        this.logger.warn({ endpoint: this.endpoint, events: batch.map((q) => q.event.id), reason: err.reason }, 'events dead-lettered');
+      } else if (err instanceof EndpointGoneError) {
+        this.outbox.setEndpointDisabled(this.endpoint, true, '410 Gone');
+        this.logger.warn({ endpoint: this.endpoint }, 'endpoint answered 410 Gone: disabled until re-enabled');
+        return; // cursor unchanged: these events go first once the endpoint is enabled
+      } else if (this.signal.aborted) {
+        return;
+      } else {
+        throw err;
+      }
+    }
+    this.cursor = seqs[seqs.length - 1]!;
+  }
+
+  private async waitForWake(): Promise<void> {
+    if (this.signalled) {
+      this.signalled = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        this.wakeUp = null;
+        this.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.wakeUp = done;
+      this.signal.addEventListener('abort', done, { once: true });
+    });
+    this.signalled = false;
+  }
+}

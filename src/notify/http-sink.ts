@@ -1,0 +1,142 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { Agent, request } from 'undici';
+import type { EndpointConfig } from '../config/notifications.ts';
+import { DeliveryError, parseRetryAfter } from './delivery-error.ts';
+import { EVENTS_MEDIA_TYPE_V1, EVENTS_MEDIA_TYPE_V2, type Event } from './event.ts';
+import { signatureHeaders } from './signing.ts';
+import type { Sink } from './sink.ts';
+
+/** How much of a response body the delivery log keeps. */
+const RESPONSE_HEAD_BYTES = 512;
+/** A response body larger than this is not read to the end (the connection is dropped instead). */
+const RESPONSE_DRAIN_LIMIT = 64 * 1024;
+const USER_AGENT = 'Dockyard-Notifications/0.1';
+
+export interface AttemptOutcome {
+  endpoint: string;
+  events: Event[];
+  status: number | null;
+  latencyMs: number;
+  error: string | null;
+  response: string | null;
+}
+
+/** Told of every attempt, successful or not (delivery log, metrics). */
+export type AttemptObserver = (outcome: AttemptOutcome) => void;
+
+/**
+ * Makes exactly one attempt to POST the events to the endpoint. Success is a 2xx only; anything
+ * else (3xx included, as Standard Webhooks says) is a DeliveryError for the retrying sink.
+ */
+export class HttpSink implements Sink {
+  private readonly agent: Agent;
+  private readonly headers: Record<string, string>;
+
+  constructor(
+    private readonly config: EndpointConfig,
+    private readonly observe: AttemptObserver,
+  ) {
+    const tls = config.tls;
+    this.agent = new Agent({
+      keepAliveTimeout: 30_000,
+      connections: 4,
+      connect: {
+        timeout: config.timeout,
+        ...(tls?.ca ? { ca: readFileSync(tls.ca) } : {}),
+        ...(tls?.certificate ? { cert: readFileSync(tls.certificate) } : {}),
+        ...(tls?.key ? { key: readFileSync(tls.key) } : {}),
+        rejectUnauthorized: !(tls?.insecureskipverify ?? false),
+      },
+    });
+    this.headers = {};
+    for (const [name, value] of Object.entries(config.headers)) {
+      this.headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    this.headers['content-type'] = config.envelope === 'v2' ? EVENTS_MEDIA_TYPE_V2 : EVENTS_MEDIA_TYPE_V1;
+    this.headers['user-agent'] ??= USER_AGENT;
+  }
+
+  async write(events: Event[]): Promise<void> {
+    const body = JSON.stringify({ events });
+    const headers = this.config.secret
+      ? { ...this.headers, ...signatureHeaders(this.config.secret, messageId(events), body) }
+      : this.headers;
+    const started = performance.now();
+    const outcome: AttemptOutcome = { endpoint: this.config.name, events, status: null, latencyMs: 0, error: null, response: null };
+    try {
+      const res = await request(this.config.url, {
+        method: 'POST',
+        body,
+        headers,
+        dispatcher: this.agent,
+        headersTimeout: this.config.timeout,
+        bodyTimeout: this.config.timeout,
+        signal: AbortSignal.timeout(this.config.timeout),
+      });
+      outcome.status = res.statusCode;
+      outcome.response = await readHead(res.body);
+      outcome.latencyMs = performance.now() - started;
+      if (res.statusCode >= 200 && res.statusCode < 300) {
+        this.observe(outcome);
+        return;
+      }
+      outcome.error = `endpoint answered ${res.statusCode}`;
+      this.observe(outcome);
+      const retryAfter = res.statusCode === 429 || res.statusCode === 503 ? header(res.headers['retry-after']) : undefined;
+      throw new DeliveryError(outcome.error, res.statusCode, parseRetryAfter(retryAfter));
+    } catch (err) {
+      if (err instanceof DeliveryError) throw err;
+      outcome.latencyMs = performance.now() - started;
+      outcome.error = describe(err, this.config.timeout);
+      this.observe(outcome);
+      throw new DeliveryError(outcome.error, null);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}
+
+/**
+ * The `webhook-id` of a delivery: the event's id, or for a batch an id derived from its events,
+ * so that every retry of the same batch carries the same id.
+ */
+export function messageId(events: Event[]): string {
+  if (events.length === 1) return events[0]!.id;
+  const hash = createHash('sha256');
+  for (const e of events) hash.update(e.id).update('\n');
+  return `batch_${hash.digest('hex').slice(0, 32)}`;
+}
+
+async function readHead(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string | null> {
+  const kept: Buffer[] = [];
+  let keptBytes = 0;
+  let total = 0;
+  for await (const chunk of body) {
+    total += chunk.length;
+    if (keptBytes < RESPONSE_HEAD_BYTES) {
+      const part = chunk.subarray(0, RESPONSE_HEAD_BYTES - keptBytes);
+      kept.push(part);
+      keptBytes += part.length;
+    }
+    if (total > RESPONSE_DRAIN_LIMIT) {
+      body.destroy();
+      break;
+    }
+  }
+  return keptBytes > 0 ? Buffer.concat(kept).toString('utf8') : null;
+}
+
+function header(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function describe(err: unknown, timeout: number): string {
+  const e = err as { name?: string; code?: string; message?: string };
+  if (e.name === 'TimeoutError' || e.code === 'UND_ERR_HEADERS_TIMEOUT' || e.code === 'UND_ERR_BODY_TIMEOUT') {
+    return `no answer within ${timeout} ms`;
+  }
+  return e.code ? `${e.code}: ${e.message ?? ''}`.trim() : (e.message ?? String(err));
+}

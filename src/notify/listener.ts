@@ -1,0 +1,157 @@
+import type { Readable } from 'node:stream';
+import type { Digest } from '../oci/digest.ts';
+import { manifestReferences, parseManifest } from '../oci/manifest.ts';
+import type { RepoName, Tag } from '../oci/names.ts';
+import type { RequestContext } from '../oci/request-context.ts';
+import type {
+  BlobInfo,
+  BlobService,
+  ByteRange,
+  ChunkOptions,
+  ManifestInfo,
+  ManifestReference,
+  ManifestService,
+  Repository,
+  TagService,
+  UploadService,
+} from '../storage/repository.ts';
+import type { UploadId } from '../storage/layout.ts';
+import type { Action, Event, EventTarget } from './event.ts';
+import type { Sink } from './sink.ts';
+import type { EventFactory } from './source.ts';
+
+/**
+ * Decorates a repository's services so that each completed operation emits exactly one event
+ * (Distribution's `notifications.Listen`). Each wrapper calls the real method first and emits
+ * only when it returned, so a failed or refused operation never emits; handlers never know.
+ *
+ * The event is written to the durable outbox before the wrapper returns, so before the client
+ * gets its success response. The one window left: the storage change is committed, then the
+ * outbox write happens; a crash between the two loses that event. It is as small as it can be
+ * without a shared transaction between storage and outbox (the emit follows the storage call
+ * with no other I/O between them), and an outbox write that fails fails the request, so the
+ * client retries and the retried operation emits.
+ */
+export function listen(repo: Repository, ctx: RequestContext, factory: EventFactory, sink: Sink): Repository {
+  const emit = (action: Action, target: EventTarget): Promise<void> => sink.write([factory.create(action, target, ctx)]);
+  const url = (kind: 'blobs' | 'manifests', digest: Digest) => `${ctx.baseUrl}/v2/${repo.name}/${kind}/${digest}`;
+  const isHead = ctx.method === 'HEAD';
+
+  const blobTarget = (info: BlobInfo): EventTarget => ({
+    mediaType: info.mediaType,
+    size: info.size,
+    digest: info.digest,
+    length: info.size,
+    repository: repo.name,
+    url: url('blobs', info.digest),
+  });
+
+  const blobs: BlobService = {
+    async stat(digest: Digest) {
+      const info = await repo.blobs.stat(digest);
+      // A HEAD is reported as a pull (endpoints drop it unless `includehead`); the existence
+      // check a GET makes first is not a separate operation and emits nothing.
+      if (isHead) await emit('pull', blobTarget(info));
+      return info;
+    },
+    async open(digest: Digest, range?: ByteRange) {
+      const opened = await repo.blobs.open(digest, range);
+      await emitOrDestroy(opened.stream, () => emit('pull', blobTarget(opened.info)));
+      return opened;
+    },
+    async delete(digest: Digest) {
+      const info = await repo.blobs.delete(digest);
+      await emit('delete', { mediaType: info.mediaType, digest: info.digest, repository: repo.name });
+      return info;
+    },
+    async mount(digest: Digest, from: RepoName | null) {
+      const info = await repo.blobs.mount(digest, from);
+      if (info) {
+        const { url: link, ...rest } = blobTarget(info);
+        await emit('mount', { ...rest, ...(from ? { fromRepository: from } : {}), url: link });
+      }
+      return info;
+    },
+  };
+
+  const uploads: UploadService = {
+    start: () => repo.uploads.start(),
+    status: (id: UploadId) => repo.uploads.status(id),
+    append: (id: UploadId, body: Readable, chunk: ChunkOptions) => repo.uploads.append(id, body, chunk),
+    cancel: (id: UploadId) => repo.uploads.cancel(id),
+    async complete(id: UploadId, digest: Digest, body: Readable | null, chunk: ChunkOptions) {
+      const info = await repo.uploads.complete(id, digest, body, chunk);
+      await emit('push', blobTarget(info));
+      return info;
+    },
+  };
+
+  const manifestTarget = (info: ManifestInfo, tag: Tag | undefined, content: Buffer | null): EventTarget => ({
+    mediaType: info.mediaType,
+    size: info.size,
+    digest: info.digest,
+    length: info.size,
+    repository: repo.name,
+    url: url('manifests', info.digest),
+    ...(tag ? { tag } : {}),
+    ...(content ? factory.references(referencesOf(content, info.mediaType)) : {}),
+  });
+
+  const manifests: ManifestService = {
+    async put(reference: ManifestReference, content: Buffer, contentType: string | undefined) {
+      const result = await repo.manifests.put(reference, content, contentType);
+      await emit('push', { ...manifestTarget(result, result.tag, null), ...factory.references(result.references) });
+      return result;
+    },
+    async get(reference: ManifestReference) {
+      const manifest = await repo.manifests.get(reference);
+      await emit('pull', manifestTarget(manifest, reference.tag, manifest.content));
+      return manifest;
+    },
+    async stat(reference: ManifestReference) {
+      const info = await repo.manifests.stat(reference);
+      if (isHead) {
+        const content = factory.includeReferences ? (await repo.manifests.get(reference)).content : null;
+        await emit('pull', manifestTarget(info, reference.tag, content));
+      }
+      return info;
+    },
+    async delete(digest: Digest) {
+      const result = await repo.manifests.delete(digest);
+      await sink.write([
+        factory.create('delete', { mediaType: result.info.mediaType, digest, repository: repo.name }, ctx),
+        ...result.tags.map((tag) => factory.create('delete', { repository: repo.name, tag }, ctx)),
+      ]);
+      return result;
+    },
+  };
+
+  const tags: TagService = {
+    list: () => repo.tags.list(),
+    async delete(tag: Tag) {
+      const digest = await repo.tags.delete(tag);
+      await emit('delete', { repository: repo.name, tag });
+      return digest;
+    },
+  };
+
+  return { name: repo.name, blobs, uploads, manifests, tags, referrers: repo.referrers };
+}
+
+async function emitOrDestroy(stream: Readable, emit: () => Promise<void>): Promise<void> {
+  try {
+    await emit();
+  } catch (err) {
+    stream.destroy();
+    throw err;
+  }
+}
+
+function referencesOf(content: Buffer, mediaType: string) {
+  try {
+    return manifestReferences(parseManifest(content, mediaType));
+  } catch {
+    return [];
+  }
+}
+

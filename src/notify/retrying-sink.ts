@@ -1,0 +1,88 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DeliveryError, EndpointGoneError, GaveUpError } from './delivery-error.ts';
+import type { Event } from './event.ts';
+import type { Sink } from './sink.ts';
+
+export interface RetryPolicy {
+  /** Attempts made quickly (a short fixed pause) before backing off, as Distribution's threshold. */
+  threshold: number;
+  /** First back-off delay, doubled with each further failure. */
+  backoffMs: number;
+  maxBackoffMs: number;
+  /** 0: no limit. */
+  maxAttempts: number;
+  /** 0: no limit. Measured from the oldest event's timestamp. */
+  maxAgeMs: number;
+}
+
+/** A short pause between the quick attempts, so a flapping endpoint is not hammered in a tight loop. */
+const QUICK_RETRY_MS = 25;
+/** The longest `Retry-After` honoured. */
+const MAX_RETRY_AFTER_MS = 3_600_000;
+
+export interface RetryHooks {
+  /** Attempts already made on these events (persisted, so it survives a restart). */
+  priorAttempts(events: Event[]): number;
+  /** Told of each failed attempt, before the pause. */
+  failed(events: Event[], error: DeliveryError, attempt: number): void;
+}
+
+/**
+ * Retries the inner sink until it succeeds, with exponential back-off and jitter after
+ * `threshold` quick attempts, honouring `Retry-After`. Gives up (GaveUpError) only at
+ * `maxAttempts` or `maxAge`; a 410 Gone ends it at once (EndpointGoneError).
+ */
+export class RetryingSink implements Sink {
+  constructor(
+    private readonly endpoint: string,
+    private readonly inner: Sink,
+    private readonly policy: RetryPolicy,
+    private readonly hooks: RetryHooks,
+    private readonly signal: AbortSignal,
+    private readonly random: () => number = Math.random,
+  ) {}
+
+  async write(events: Event[]): Promise<void> {
+    let attempt = this.hooks.priorAttempts(events);
+    for (;;) {
+      this.signal.throwIfAborted();
+      try {
+        await this.inner.write(events);
+        return;
+      } catch (err) {
+        if (!(err instanceof DeliveryError)) throw err;
+        attempt++;
+        this.hooks.failed(events, err, attempt);
+        if (err.status === 410) throw new EndpointGoneError(this.endpoint);
+        const reason = this.giveUpReason(events, attempt);
+        if (reason) throw new GaveUpError(`${reason}; last error: ${err.message}`, err.status);
+        await sleep(this.delay(attempt, err), undefined, { signal: this.signal });
+      }
+    }
+  }
+
+  /** How long to wait after the `attempt`-th failure. */
+  delay(attempt: number, err: DeliveryError): number {
+    if (err.retryAfterMs !== null) return Math.min(err.retryAfterMs, MAX_RETRY_AFTER_MS);
+    if (attempt < this.policy.threshold) return QUICK_RETRY_MS;
+    const exponent = Math.min(attempt - this.policy.threshold, 30);
+    const ceiling = Math.min(this.policy.backoffMs * 2 ** exponent, this.policy.maxBackoffMs);
+    // "Equal jitter": at least half the ceiling, so back-off still grows, and spread over the rest.
+    return ceiling / 2 + this.random() * (ceiling / 2);
+  }
+
+  private giveUpReason(events: Event[], attempt: number): string | null {
+    if (this.policy.maxAttempts > 0 && attempt >= this.policy.maxAttempts) {
+      return `gave up after ${attempt} attempts (maxattempts)`;
+    }
+    if (this.policy.maxAgeMs > 0) {
+      const oldest = Math.min(...events.map((e) => Date.parse(e.timestamp)));
+      if (Date.now() - oldest > this.policy.maxAgeMs) return `gave up: event older than maxage`;
+    }
+    return null;
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

@@ -1,0 +1,36 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Descriptor } from '../oci/descriptor.ts';
+import type { RequestContext } from '../oci/request-context.ts';
+import type { Action, Event, EventTarget } from './event.ts';
+
+/**
+ * Builds events: stamps each with a fresh id and the time, and the request, actor and source
+ * records (Distribution's "bridge").
+ */
+export class EventFactory {
+  readonly instanceID = randomUUID();
+
+  constructor(
+    private readonly sourceAddr: string = `${hostname()}:0`,
+    readonly includeReferences = false,
+  ) {}
+
+  create(action: Action, target: EventTarget, ctx: RequestContext): Event {
+    return {
+      id: randomUUID(),
+      timestamp: new Date().toISOString(),
+      action,
+      target,
+      request: { id: ctx.id, addr: ctx.addr, host: ctx.host, method: ctx.method, useragent: ctx.useragent },
+      actor: ctx.actor ? { name: ctx.actor } : {},
+      source: { addr: this.sourceAddr, instanceID: this.instanceID },
+    };
+  }
+
+  /** `references` for a manifest event, when configured; descriptors trimmed to Distribution's three fields. */
+  references(descriptors: Descriptor[]): Pick<EventTarget, 'references'> {
+    if (!this.includeReferences || descriptors.length === 0) return {};
+    return { references: descriptors.map((d) => ({ mediaType: d.mediaType, size: d.size, digest: d.digest })) };
+  }
+}
