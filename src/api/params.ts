@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { RegistryError } from '../oci/errors.ts';
 import { parseDigest, type Digest } from '../oci/digest.ts';
-import { parseRepoName, parseTag, type RepoName } from '../oci/names.ts';
+import { isTag, parseRepoName, parseTag, type RepoName } from '../oci/names.ts';
 import { parseUploadId, type UploadId } from '../storage/layout.ts';
 import type { ManifestReference } from '../storage/repository.ts';
 
@@ -14,8 +14,23 @@ export function param(req: Request, index: number): string {
   return (req.params as unknown as Record<number, string | undefined>)[index] ?? '';
 }
 
+/** A manifest reference to store under: a malformed tag is MANIFEST_INVALID. */
 export function referenceParam(value: string): ManifestReference {
   return value.includes(':') ? { digest: parseDigest(value) } : { tag: parseTag(value) };
+}
+
+/**
+ * A manifest reference to look up (GET, HEAD, DELETE): a tag that cannot exist is simply not
+ * there, so it is MANIFEST_UNKNOWN (404), as the conformance suite expects.
+ */
+export function lookupReferenceParam(value: string): ManifestReference {
+  if (value.includes(':')) return { digest: parseDigest(value) };
+  if (!isTag(value)) {
+    throw new RegistryError('MANIFEST_UNKNOWN', `manifest ${value.slice(0, 200)} is unknown: not a valid tag`, {
+      detail: { tag: value.slice(0, 200) },
+    });
+  }
+  return { tag: value };
 }
 
 export function uploadIdParam(value: string): UploadId {

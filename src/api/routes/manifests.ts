@@ -6,14 +6,14 @@ import { readSmallBody } from '../body.ts';
 import type { ApiDeps } from '../deps.ts';
 import { Header } from '../headers.ts';
 import { contextOf } from '../request-context.ts';
-import { nameParam, param, referenceParam } from '../params.ts';
+import { lookupReferenceParam, nameParam, param, referenceParam } from '../params.ts';
 import { deletion, location, resource } from '../resource.ts';
 
 export function registerManifestRoutes(router: Router, deps: ApiDeps): void {
   resource(router, /^\/v2\/(.+)\/manifests\/([^/]+)$/, {
     GET: async (req, res) => {
       const repo = deps.repository(nameParam(req), contextOf(res));
-      const reference = referenceParam(param(req, 1));
+      const reference = lookupReferenceParam(param(req, 1));
       // Negotiate on the stored type before the pull is counted.
       negotiate(req, await repo.manifests.stat(reference));
       const manifest = await repo.manifests.get(reference);
@@ -22,7 +22,7 @@ export function registerManifestRoutes(router: Router, deps: ApiDeps): void {
     },
     HEAD: async (req, res) => {
       const repo = deps.repository(nameParam(req), contextOf(res));
-      const manifest = await repo.manifests.stat(referenceParam(param(req, 1)));
+      const manifest = await repo.manifests.stat(lookupReferenceParam(param(req, 1)));
       negotiate(req, manifest);
       describe(res, manifest);
       res.end();
@@ -42,7 +42,7 @@ export function registerManifestRoutes(router: Router, deps: ApiDeps): void {
     },
     DELETE: deletion(deps.deleteEnabled, async (req, res) => {
       const repo = deps.repository(nameParam(req), contextOf(res));
-      const reference = referenceParam(param(req, 1));
+      const reference = lookupReferenceParam(param(req, 1));
       if (reference.tag !== undefined) await repo.tags.delete(reference.tag);
       else await repo.manifests.delete(reference.digest);
       res.status(202).setHeader(Header.ContentLength, '0');

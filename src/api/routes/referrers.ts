@@ -17,7 +17,7 @@ export function registerReferrerRoutes(router: Router, deps: Pick<ApiDeps, 'repo
       const manifests = await deps.repository(name, contextOf(res)).referrers.list(subject, artifactType);
       if (artifactType !== undefined) res.setHeader(Header.OciFiltersApplied, 'artifactType');
       res.setHeader(Header.ContentType, MediaType.OciIndex);
-      res.send(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests }));
+      res.end(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests })));
     },
   });
 }

@@ -28,7 +28,7 @@ export function registerUploadRoutes(router: Router, deps: ApiDeps): void {
       if (digest) {
         // Single-request (monolithic) push: the body is the whole blob.
         try {
-          const blob = await repo.uploads.complete(upload.id, digest, req, { length: contentLength(req) ?? 0 });
+          const blob = await repo.uploads.complete(upload.id, digest, req, { length: contentLength(req) });
           return created(res, deps, name, blob.digest);
         } catch (err) {
           await repo.uploads.cancel(upload.id).catch(() => undefined);
