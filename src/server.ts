@@ -8,7 +8,6 @@ import { createApp } from './api/app.ts';
 import { parseListenAddress } from './config/listen-address.ts';
 import type { Config } from './config/schema.ts';
 import { startDebugServer } from './debug-server.ts';
-import { Notifications } from './notify/notifications.ts';
 import { NoopNotifier } from './notify/notifier.ts';
 import { FilesystemDriver } from './storage/filesystem-driver.ts';
 import { StorageRegistry } from './storage/storage-registry.ts';
@@ -43,9 +42,15 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
   const registry = new StorageRegistry(driver);
   const metrics = new MetricsRegistry();
   const activeEndpoints = config.notifications.endpoints.filter((e) => !e.disabled);
+  // Loaded only when used: the delivery machinery (SQLite, undici) costs memory a registry
+  // without endpoints should not pay.
   const notifier =
     activeEndpoints.length > 0
-      ? new Notifications(config.notifications, { storageRoot: driver.root, sourceAddr: `${hostname()}:${port}`, metrics }, logger)
+      ? new (await import('./notify/notifications.ts')).Notifications(
+          config.notifications,
+          { storageRoot: driver.root, sourceAddr: `${hostname()}:${port}`, metrics },
+          logger,
+        )
       : new NoopNotifier();
 
   const app = createApp(

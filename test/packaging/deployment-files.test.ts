@@ -29,12 +29,12 @@ describe('deployment files', () => {
     assert.equal(config.storage.filesystem.rootdirectory, '/var/lib/registry');
   });
 
-  it('the Dockerfile installs with the lock file and starts src/main.ts as a non-root user', async () => {
+  it('the Dockerfile builds with the lock file and starts the compiled dist/main.js as a non-root user', async () => {
     const text = await readFile(new URL('Dockerfile', root), 'utf8');
     assert.match(text, /^FROM node:20/m);
-    assert.match(text, /npm ci --omit=dev/);
+    assert.match(text, /npm run build && npm prune --omit=dev/);
     assert.match(text, /^USER node$/m);
-    assert.match(text, /^CMD \["node", "--import", "tsx", "src\/main\.ts"\]$/m);
+    assert.match(text, /^CMD \["node", "dist\/main\.js"\]$/m);
     assert.match(text, /^EXPOSE 5000$/m);
   });
 });
