@@ -83,10 +83,11 @@ function applyEnvironment(tree: Tree, env: NodeJS.ProcessEnv, warnings: string[]
   }
 }
 
-/** Environment values are YAML: `true`, `5000` and `{...}` keep their types; `:5000` stays text. */
+/**
+ * Environment values stay text (the schema reads them by the type of their key, so a root
+ * directory named `12345` stays a name); a value that opens with `[` or `{` sets a subtree as YAML.
+ */
 function scalar(value: string): unknown {
-  if (/^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
-  if (/^-?\d+$/.test(value)) return Number(value);
   if (/^[[{]/.test(value.trim())) {
     try {
       return parseYaml(value);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from './duration-schema.ts';
+import { bool, duration, int } from './types.ts';
 
 const HOUR = 3_600_000;
 
@@ -8,10 +8,10 @@ export const endpointSchema = z.strictObject({
   // Distribution's keys
   name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'name must be 1-64 letters, digits, ".", "_" or "-"'),
   url: z.url({ protocol: /^https?$/, message: 'url must be an http:// or https:// URL' }),
-  disabled: z.boolean().default(false),
+  disabled: bool.default(false),
   headers: z.record(z.string(), z.union([z.string(), z.array(z.string())])).default({}),
   timeout: duration.default(5_000),
-  threshold: z.number().int().min(0).default(5),
+  threshold: int(0).default(5),
   backoff: duration.default(1_000),
   ignoredmediatypes: z.array(z.string()).default([]),
   ignore: z
@@ -24,9 +24,9 @@ export const endpointSchema = z.strictObject({
   repositories: z
     .strictObject({ include: z.array(z.string()).default([]), exclude: z.array(z.string()).default([]) })
     .prefault({}),
-  includehead: z.boolean().default(false),
+  includehead: bool.default(false),
   /** Give up (dead-letter) after this many attempts; 0 means no limit. */
-  maxattempts: z.number().int().min(0).default(0),
+  maxattempts: int(0).default(0),
   /** Give up (dead-letter) on events older than this; 0 means no limit. */
   maxage: duration.default(72 * HOUR),
   /** Longest wait between two attempts (Retry-After may ask for up to an hour). */
@@ -37,7 +37,7 @@ export const endpointSchema = z.strictObject({
     .optional(),
   batch: z
     .strictObject({
-      maxevents: z.number().int().min(1).max(10_000).default(100),
+      maxevents: int(1, 10_000).default(100),
       maxwait: duration.default(50),
     })
     .optional(),
@@ -46,7 +46,7 @@ export const endpointSchema = z.strictObject({
       ca: z.string().optional(),
       certificate: z.string().optional(),
       key: z.string().optional(),
-      insecureskipverify: z.boolean().default(false),
+      insecureskipverify: bool.default(false),
     })
     .refine((t) => (t.certificate === undefined) === (t.key === undefined), {
       message: 'tls.certificate and tls.key must be given together',
@@ -58,7 +58,7 @@ export const endpointSchema = z.strictObject({
 
 export const notificationsSchema = z
   .strictObject({
-    events: z.strictObject({ includereferences: z.boolean().default(false) }).prefault({}),
+    events: z.strictObject({ includereferences: bool.default(false) }).prefault({}),
     endpoints: z
       .array(endpointSchema)
       .default([])

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from './duration-schema.ts';
+import { bool, duration, listenAddress, positiveDuration } from './types.ts';
 import { notificationsSchema } from './notifications.ts';
 
 const logLevel = z.enum(['error', 'warn', 'info', 'debug']);
@@ -15,14 +15,14 @@ export const configSchema = z
     log: z.strictObject({ level: logLevel.default('info') }).prefault({}),
     http: z
       .strictObject({
-        addr: z.string().default('127.0.0.1:5000'),
+        addr: listenAddress.default('127.0.0.1:5000'),
         host: z.url({ message: 'http.host must be an absolute URL such as https://registry.example.com' }).optional(),
         debug: z
           .strictObject({
             /** Where /metrics is served, as in Distribution; off when absent. */
-            addr: z.string().optional(),
+            addr: listenAddress.optional(),
             prometheus: z
-              .strictObject({ enabled: z.boolean().default(false), path: z.string().startsWith('/').default('/metrics') })
+              .strictObject({ enabled: bool.default(false), path: z.string().startsWith('/').default('/metrics') })
               .prefault({}),
           })
           .prefault({}),
@@ -31,15 +31,15 @@ export const configSchema = z
     storage: z
       .strictObject({
         filesystem: z.strictObject({ rootdirectory: z.string().min(1).default('./data') }).prefault({}),
-        delete: z.strictObject({ enabled: z.boolean().default(true) }).prefault({}),
+        delete: z.strictObject({ enabled: bool.default(true) }).prefault({}),
         maintenance: z
           .strictObject({
             uploadpurging: z
               .strictObject({
-                enabled: z.boolean().default(true),
+                enabled: bool.default(true),
                 age: duration.default(168 * 3_600_000),
-                interval: duration.default(24 * 3_600_000),
-                dryrun: z.boolean().default(false),
+                interval: positiveDuration.default(24 * 3_600_000),
+                dryrun: bool.default(false),
               })
               .prefault({}),
           })

@@ -98,7 +98,8 @@ export function parseManifest(content: Buffer, contentType: string | undefined):
       blobs: [],
       manifests: index.manifests.map(toDescriptor),
       subject: index.subject && toDescriptor(index.subject),
-      artifactType: index.artifactType,
+      // The spec: an empty artifactType is the same as none.
+      artifactType: index.artifactType || undefined,
       annotations: index.annotations,
     };
   }
@@ -110,7 +111,8 @@ export function parseManifest(content: Buffer, contentType: string | undefined):
     blobs: blobs.map(toDescriptor),
     manifests: [],
     subject: manifest.subject && toDescriptor(manifest.subject),
-    artifactType: manifest.artifactType ?? manifest.config.mediaType,
+    // The spec: with no (or an empty) artifactType, an image's artifact type is its config's media type.
+    artifactType: manifest.artifactType || manifest.config.mediaType,
     annotations: manifest.annotations,
   };
 }

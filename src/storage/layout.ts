@@ -19,6 +19,7 @@ export const layout = {
   blobDir: (d: Digest) => `blobs/${digestAlgorithm(d)}/${digestHex(d).slice(0, 2)}/${digestHex(d)}`,
   repositoriesRoot: 'repositories',
   repository: (name: RepoName) => `repositories/${name}`,
+  layersDir: (name: RepoName) => `repositories/${name}/_layers`,
   layerLink: (name: RepoName, d: Digest) => `repositories/${name}/_layers/${digestAlgorithm(d)}/${digestHex(d)}/link`,
   layerDir: (name: RepoName, d: Digest) => `repositories/${name}/_layers/${digestAlgorithm(d)}/${digestHex(d)}`,
   manifestsDir: (name: RepoName) => `repositories/${name}/_manifests`,

@@ -13,7 +13,11 @@ export class TagStore implements TagService {
   ) {}
 
   async list(): Promise<Tag[]> {
-    if (!(await exists(this.driver, layout.repository(this.name)))) {
+    // A repository exists once it holds a manifest or a blob; a bare path prefix of one does not.
+    const known =
+      (await exists(this.driver, layout.manifestsDir(this.name))) ||
+      (await exists(this.driver, layout.layersDir(this.name)));
+    if (!known) {
       throw new RegistryError('NAME_UNKNOWN', `repository ${this.name} is not known to this registry`, {
         detail: { name: this.name },
       });

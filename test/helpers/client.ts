@@ -25,6 +25,26 @@ export class Client {
     return this.fetch(`/v2/${name}/manifests/${reference}`, { method: 'PUT', body: bytes(body), headers: { 'content-type': mediaType } });
   }
 
+  /** Starts an upload session; throws unless it answers 202. Returns the session's Location. */
+  async startUpload(name: string): Promise<string> {
+    const res = await this.fetch(`/v2/${name}/blobs/uploads/`, { method: 'POST' });
+    if (res.status !== 202) throw new Error(`upload start answered ${res.status}: ${await res.text()}`);
+    await res.arrayBuffer();
+    return res.headers.get('location')!;
+  }
+
+  /** Sends one chunk of an upload session with the spec's `Content-Range: <start>-<end>`. */
+  patchChunk(location: string, data: Buffer, start: number): Promise<Response> {
+    return this.fetch(location, {
+      method: 'PATCH',
+      body: bytes(data),
+      headers: {
+        'content-type': 'application/octet-stream',
+        'content-range': `${start}-${start + data.length - 1}`,
+      },
+    });
+  }
+
   /** Pushes an image's blobs and manifest; throws unless every step succeeds. */
   async pushImage(name: string, reference: string, image: ImageFixture = ociImage()): Promise<ImageFixture> {
     for (const blob of [image.config, ...image.layers]) {
@@ -47,4 +67,9 @@ export async function errorCodes(res: Response): Promise<string[]> {
 /** A Buffer as a fetch body. */
 export function bytes(data: Buffer): Uint8Array<ArrayBuffer> {
   return new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.length);
+}
+
+/** `location` with `?digest=` (or `&digest=`) appended. */
+export function withDigest(location: string, digest: string): string {
+  return `${location}${location.includes('?') ? '&' : '?'}digest=${encodeURIComponent(digest)}`;
 }
