@@ -31,12 +31,7 @@ export interface RunningRegistry {
  */
 export async function startRegistry(config: Config, logger: Logger): Promise<RunningRegistry> {
   const { host, port: wantedPort } = parseListenAddress(config.http.addr);
-  // Listen first, so that events can name the real port (`source.addr`) even for port 0.
-  const server = createServer({ keepAliveTimeout: 65_000 });
-  server.listen(wantedPort, host ?? '::');
-  await once(server, 'listening');
-  const address = server.address() as AddressInfo;
-  const port = address.port;
+  let port = wantedPort; // the real one (for port 0) once listening; events name it in source.addr
 
   const driver = new FilesystemDriver(config.storage.filesystem.rootdirectory);
   const registry = new StorageRegistry(driver);
@@ -48,7 +43,7 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
     activeEndpoints.length > 0
       ? new (await import('./notify/notifications.ts')).Notifications(
           config.notifications,
-          { storageRoot: driver.root, sourceAddr: `${hostname()}:${port}`, metrics },
+          { storageRoot: driver.root, sourceAddr: () => `${hostname()}:${port}`, metrics },
           logger,
         )
       : new NoopNotifier();
@@ -63,7 +58,11 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
     },
     logger,
   );
-  server.on('request', app);
+  const server = createServer({ keepAliveTimeout: 65_000 }, app);
+  server.listen(wantedPort, host ?? '::');
+  await once(server, 'listening');
+  const address = server.address() as AddressInfo;
+  port = address.port;
 
   const purging = config.storage.maintenance.uploadpurging;
   const purgeTimer = purging.enabled

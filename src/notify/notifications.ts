@@ -46,7 +46,7 @@ export class Notifications implements Notifier, NotificationAdmin {
 
   constructor(
     config: NotificationsConfig,
-    options: { storageRoot: string; sourceAddr: string; metrics: MetricsRegistry },
+    options: { storageRoot: string; sourceAddr: () => string; metrics: MetricsRegistry },
     private readonly logger: Logger,
   ) {
     this.outbox = new Outbox(config.outbox.path ?? path.join(options.storageRoot, '_notifications', 'outbox.sqlite'));

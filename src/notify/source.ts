@@ -11,8 +11,9 @@ import type { Action, Event, EventTarget } from './event.ts';
 export class EventFactory {
   readonly instanceID = randomUUID();
 
+  /** `sourceAddr` is asked for each event: the port is known only once the server listens. */
   constructor(
-    private readonly sourceAddr: string = `${hostname()}:0`,
+    private readonly sourceAddr: () => string = () => `${hostname()}:0`,
     readonly includeReferences = false,
   ) {}
 
@@ -24,7 +25,7 @@ export class EventFactory {
       target,
       request: { id: ctx.id, addr: ctx.addr, host: ctx.host, method: ctx.method, useragent: ctx.useragent },
       actor: ctx.actor ? { name: ctx.actor } : {},
-      source: { addr: this.sourceAddr, instanceID: this.instanceID },
+      source: { addr: this.sourceAddr(), instanceID: this.instanceID },
     };
   }
 
