@@ -3,6 +3,10 @@ import { bool, duration, int } from './types.ts';
 
 const HOUR = 3_600_000;
 
+function atLeastASecondIfZero(ms: number): number {
+  return ms > 0 ? ms : 1_000;
+}
+
 /** Distribution's `notifications.endpoints[]`, plus Dockyard's delivery options. */
 export const endpointSchema = z.strictObject({
   // Distribution's keys
@@ -10,9 +14,10 @@ export const endpointSchema = z.strictObject({
   url: z.url({ protocol: /^https?$/, message: 'url must be an http:// or https:// URL' }),
   disabled: bool.default(false),
   headers: z.record(z.string(), z.union([z.string(), z.array(z.string())])).default({}),
-  timeout: duration.default(5_000),
+  // As in Distribution, a timeout or back-off of 0 (or less) means one second.
+  timeout: duration.transform(atLeastASecondIfZero).default(5_000),
   threshold: int(0).default(5),
-  backoff: duration.default(1_000),
+  backoff: duration.transform(atLeastASecondIfZero).default(1_000),
   ignoredmediatypes: z.array(z.string()).default([]),
   ignore: z
     .strictObject({

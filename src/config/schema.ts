@@ -16,7 +16,10 @@ export const configSchema = z
     http: z
       .strictObject({
         addr: listenAddress.default('127.0.0.1:5000'),
-        host: z.url({ message: 'http.host must be an absolute URL such as https://registry.example.com' }).optional(),
+        host: z
+          .url({ message: 'http.host must be an absolute URL such as https://registry.example.com' })
+          .transform((url) => url.replace(/\/+$/, ''))
+          .optional(),
         debug: z
           .strictObject({
             /** Where /metrics is served, as in Distribution; off when absent. */

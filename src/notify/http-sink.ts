@@ -36,6 +36,8 @@ export class HttpSink implements Sink {
   constructor(
     private readonly config: EndpointConfig,
     private readonly observe: AttemptObserver,
+    /** Aborts an attempt in flight when the registry shuts down (the event stays queued). */
+    private readonly shutdown?: AbortSignal,
   ) {
     const tls = config.tls;
     this.agent = new Agent({
@@ -72,11 +74,14 @@ export class HttpSink implements Sink {
         dispatcher: this.agent,
         headersTimeout: this.config.timeout,
         bodyTimeout: this.config.timeout,
-        signal: AbortSignal.timeout(this.config.timeout),
+        signal: this.shutdown
+          ? AbortSignal.any([AbortSignal.timeout(this.config.timeout), this.shutdown])
+          : AbortSignal.timeout(this.config.timeout),
       });
       outcome.status = res.statusCode;
-      outcome.response = await readHead(res.body);
       outcome.latencyMs = performance.now() - started;
+      // The status decides; a body that stalls or breaks afterwards changes nothing.
+      outcome.response = await readHead(res.body).catch(() => null);
       if (res.statusCode >= 200 && res.statusCode < 300) {
         this.observe(outcome);
         return;

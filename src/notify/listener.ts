@@ -1,9 +1,10 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '../oci/digest.ts';
-import { manifestReferences, parseManifest } from '../oci/manifest.ts';
+import { parseManifest } from '../oci/manifest.ts';
 import type { RepoName, Tag } from '../oci/names.ts';
 import type { RequestContext } from '../oci/request-context.ts';
 import type {
+  AcceptedTypes,
   BlobInfo,
   BlobService,
   ByteRange,
@@ -103,13 +104,13 @@ export function listen(repo: Repository, ctx: RequestContext, factory: EventFact
       await emit('push', { ...manifestTarget(result, result.tag, null), ...factory.references(result.references) });
       return result;
     },
-    async get(reference: ManifestReference) {
-      const manifest = await repo.manifests.get(reference);
+    async get(reference: ManifestReference, accept?: AcceptedTypes) {
+      const manifest = await repo.manifests.get(reference, accept);
       await emit('pull', manifestTarget(manifest, reference.tag, manifest.content));
       return manifest;
     },
-    async stat(reference: ManifestReference) {
-      const info = await repo.manifests.stat(reference);
+    async stat(reference: ManifestReference, accept?: AcceptedTypes) {
+      const info = await repo.manifests.stat(reference, accept);
       if (isHead) {
         const content = factory.includeReferences ? (await repo.manifests.get(reference)).content : null;
         await emit('pull', manifestTarget(info, reference.tag, content));
@@ -149,7 +150,7 @@ async function emitOrDestroy(stream: Readable, emit: () => Promise<void>): Promi
 
 function referencesOf(content: Buffer, mediaType: string) {
   try {
-    return manifestReferences(parseManifest(content, mediaType));
+    return parseManifest(content, mediaType).references;
   } catch {
     return [];
   }

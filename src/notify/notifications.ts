@@ -69,7 +69,7 @@ export class Notifications implements Notifier, NotificationAdmin {
   }
 
   private buildEndpoint(config: EndpointConfig): EndpointRuntime {
-    const http = new HttpSink(config, (outcome) => this.observe(outcome));
+    const http = new HttpSink(config, (outcome) => this.observe(outcome), this.abort.signal);
     const ledger = new AttemptLedger(this.outbox);
     const retrying = new RetryingSink(
       config.name,
@@ -101,10 +101,13 @@ export class Notifications implements Notifier, NotificationAdmin {
         dead: (batch) => this.metrics.deadLetters.inc({ endpoint: config.name }, batch.length),
       },
     );
-    return { config, http, worker, failingSince: null, lastStatus: null };
+    // Health as the delivery log left it, so a restart does not make a failing endpoint look fine.
+    const health = this.outbox.health(config.name);
+    return { config, http, worker, failingSince: health.failingSince, lastStatus: health.lastStatus };
   }
 
-  private observe(outcome: AttemptOutcome): void {
+  /** Every attempt goes to the delivery log; `countInMetrics` is false for pings, which carry no registry event. */
+  private observe(outcome: AttemptOutcome, countInMetrics = true): void {
     const runtime = this.endpoints.get(outcome.endpoint);
     const ok = outcome.status !== null && outcome.status >= 200 && outcome.status < 300;
     if (runtime) {
@@ -120,6 +123,7 @@ export class Notifications implements Notifier, NotificationAdmin {
       error: outcome.error,
       response: outcome.response,
     });
+    if (!countInMetrics) return;
     const endpoint = outcome.endpoint;
     const n = outcome.events.length;
     if (outcome.status !== null) this.metrics.status.inc({ code: NotificationMetrics.statusLabel(outcome.status), endpoint }, n);
@@ -175,10 +179,14 @@ export class Notifications implements Notifier, NotificationAdmin {
   async ping(name: string): Promise<AttemptOutcome> {
     const runtime = this.endpoints.get(name)!;
     let result: AttemptOutcome | null = null;
-    const sink = new HttpSink(runtime.config, (outcome) => {
-      result = outcome;
-      this.observe(outcome);
-    });
+    const sink = new HttpSink(
+      runtime.config,
+      (outcome) => {
+        result = outcome;
+        this.observe(outcome, false);
+      },
+      this.abort.signal,
+    );
     try {
       await sink.write([pingEvent(this.factory)]);
     } catch {

@@ -15,6 +15,8 @@ export class OutboxSchema {
   readonly setEndpointState: Database.Statement;
   readonly pruneDelivered: Database.Statement;
   readonly pruneAttempts: Database.Statement;
+  readonly lastAttempt: Database.Statement;
+  readonly failingSince: Database.Statement;
 
   constructor(db: Database.Database) {
     db.exec(`
@@ -71,6 +73,11 @@ export class OutboxSchema {
     this.endpointState = db.prepare('SELECT disabled, reason FROM endpoint_state WHERE endpoint = ?');
     this.setEndpointState = db.prepare(
       'INSERT INTO endpoint_state (endpoint, disabled, reason) VALUES (?, ?, ?) ON CONFLICT (endpoint) DO UPDATE SET disabled = excluded.disabled, reason = excluded.reason',
+    );
+    this.lastAttempt = db.prepare('SELECT status FROM attempts WHERE endpoint = ? ORDER BY id DESC LIMIT 1');
+    this.failingSince = db.prepare(
+      `SELECT MIN(at) AS at FROM attempts WHERE endpoint = ? AND id > COALESCE(
+         (SELECT MAX(id) FROM attempts WHERE endpoint = ? AND status BETWEEN 200 AND 299), 0)`,
     );
     this.pruneDelivered = db.prepare('DELETE FROM events WHERE state IN (?, ?) AND settled_at < ?');
     this.pruneAttempts = db.prepare(

@@ -179,6 +179,16 @@ export class Outbox {
     }));
   }
 
+  /** The last attempt's status, and since when attempts have failed (null when the last one succeeded). */
+  health(endpoint: string): { lastStatus: number | null; failingSince: number | null } {
+    this.flush();
+    const last = this.sql.lastAttempt.get(endpoint) as { status: number | null } | undefined;
+    if (!last) return { lastStatus: null, failingSince: null };
+    if (last.status !== null && last.status >= 200 && last.status < 300) return { lastStatus: last.status, failingSince: null };
+    const since = this.sql.failingSince.get(endpoint, endpoint) as { at: number | null } | undefined;
+    return { lastStatus: last.status, failingSince: since?.at ?? null };
+  }
+
   counts(endpoint: string): EndpointCounts {
     this.flush();
     const out: EndpointCounts = { pending: 0, delivered: 0, dead: 0 };

@@ -63,10 +63,15 @@ export class RetryingSink implements Sink {
 
   /** How long to wait after the `attempt`-th failure. */
   delay(attempt: number, err: DeliveryError): number {
-    if (err.retryAfterMs !== null) return Math.min(err.retryAfterMs, MAX_RETRY_AFTER_MS);
+    // Retry-After says "not before": it can lengthen the pause, never shorten it below ours.
+    const asked = err.retryAfterMs === null ? 0 : Math.min(err.retryAfterMs, MAX_RETRY_AFTER_MS);
+    return Math.max(asked, this.backoff(attempt));
+  }
+
+  private backoff(attempt: number): number {
     if (attempt < this.policy.threshold) return QUICK_RETRY_MS;
     const exponent = Math.min(attempt - this.policy.threshold, 30);
-    const ceiling = Math.min(this.policy.backoffMs * 2 ** exponent, this.policy.maxBackoffMs);
+    const ceiling = Math.max(Math.min(this.policy.backoffMs * 2 ** exponent, this.policy.maxBackoffMs), QUICK_RETRY_MS);
     // "Equal jitter": at least half the ceiling, so back-off still grows, and spread over the rest.
     return ceiling / 2 + this.random() * (ceiling / 2);
   }

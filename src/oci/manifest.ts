@@ -46,6 +46,8 @@ export interface ParsedManifest {
   blobs: Descriptor[];
   /** Manifests that must be present in the repository (children of an index). */
   manifests: Descriptor[];
+  /** Every descriptor the manifest references, in order, foreign layers included. */
+  references: Descriptor[];
   subject?: Descriptor;
   /** The manifest's artifact type as the referrers API reports it. */
   artifactType?: string;
@@ -97,6 +99,7 @@ export function parseManifest(content: Buffer, contentType: string | undefined):
       mediaType,
       blobs: [],
       manifests: index.manifests.map(toDescriptor),
+      references: index.manifests.map(toDescriptor),
       subject: index.subject && toDescriptor(index.subject),
       // The spec: an empty artifactType is the same as none.
       artifactType: index.artifactType || undefined,
@@ -110,6 +113,7 @@ export function parseManifest(content: Buffer, contentType: string | undefined):
     mediaType,
     blobs: blobs.map(toDescriptor),
     manifests: [],
+    references: [manifest.config, ...manifest.layers].map(toDescriptor),
     subject: manifest.subject && toDescriptor(manifest.subject),
     // The spec: with no (or an empty) artifactType, an image's artifact type is its config's media type.
     artifactType: manifest.artifactType || manifest.config.mediaType,
@@ -117,10 +121,6 @@ export function parseManifest(content: Buffer, contentType: string | undefined):
   };
 }
 
-/** Every descriptor the manifest references, in order (for the `references` of a push event). */
-export function manifestReferences(parsed: ParsedManifest): Descriptor[] {
-  return [...parsed.blobs, ...parsed.manifests];
-}
 
 function isGenericType(header: string): boolean {
   return header === '' || header === 'application/json' || header === MediaType.OctetStream;

@@ -1,7 +1,7 @@
 import { RegistryError } from '../oci/errors.ts';
 import { digestAlgorithm, digestOf, type Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
-import { manifestReferences, parseManifest, type ParsedManifest } from '../oci/manifest.ts';
+import { parseManifest, type ParsedManifest } from '../oci/manifest.ts';
 import type { RepoName, Tag } from '../oci/names.ts';
 import { readOptional, type ContentStore } from './content-store.ts';
 import { isNotFound, type StorageDriver } from './driver.ts';
@@ -9,6 +9,7 @@ import { layout } from './layout.ts';
 import type { ReferrerStore } from './referrer-store.ts';
 import type { TagStore } from './tag-store.ts';
 import type {
+  AcceptedTypes,
   ManifestInfo,
   ManifestPutResult,
   ManifestReference,
@@ -60,24 +61,31 @@ export class ManifestStore implements ManifestService {
       digest,
       mediaType: parsed.mediaType,
       size: body.length,
-      references: manifestReferences(parsed),
+      references: parsed.references,
     };
     if (reference.tag) result.tag = reference.tag;
     if (parsed.subject) result.subject = parsed.subject;
     return result;
   }
 
-  async get(reference: ManifestReference): Promise<StoredManifest> {
-    const info = await this.stat(reference);
+  async get(reference: ManifestReference, accept?: AcceptedTypes): Promise<StoredManifest> {
+    const info = await this.stat(reference, accept);
     const content = await this.content.getContent(info.digest);
     return { ...info, content };
   }
 
-  async stat(reference: ManifestReference): Promise<ManifestInfo> {
+  async stat(reference: ManifestReference, accept?: AcceptedTypes): Promise<ManifestInfo> {
     const digest = reference.digest ?? (await this.tags.resolve(reference.tag));
     const link = await this.revision(digest);
     const size = link ? await this.content.size(digest) : null;
     if (!link || size === null) throw unknownManifest(reference);
+    if (accept && !accept.includes(link.mediaType)) {
+      throw new RegistryError(
+        'MANIFEST_UNKNOWN',
+        `manifest ${digest} is of type ${link.mediaType}, which the client does not accept`,
+        { detail: { mediaType: link.mediaType, accept: accept.slice(0, 10) } },
+      );
+    }
     return { digest, mediaType: link.mediaType, size };
   }
 

@@ -87,12 +87,19 @@ export interface ManifestPutResult extends ManifestInfo {
   subject?: Descriptor;
 }
 
+/**
+ * The manifest media types a reader can use. A manifest of any other type is MANIFEST_UNKNOWN
+ * for that reader (Distribution does the same, so old clients are not handed a format they
+ * cannot read). Absent: any type.
+ */
+export type AcceptedTypes = readonly string[] | undefined;
+
 export interface ManifestService {
   put(reference: ManifestReference, content: Buffer, contentType: string | undefined): Promise<ManifestPutResult>;
   /** Pull. Throws MANIFEST_UNKNOWN. */
-  get(reference: ManifestReference): Promise<StoredManifest>;
+  get(reference: ManifestReference, accept?: AcceptedTypes): Promise<StoredManifest>;
   /** Existence check (HEAD). Throws MANIFEST_UNKNOWN. */
-  stat(reference: ManifestReference): Promise<ManifestInfo>;
+  stat(reference: ManifestReference, accept?: AcceptedTypes): Promise<ManifestInfo>;
   /** Deletes the manifest and every tag that pointed at it. Throws MANIFEST_UNKNOWN. */
   delete(digest: Digest): Promise<{ info: ManifestInfo; tags: Tag[] }>;
 }

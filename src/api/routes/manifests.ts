@@ -1,7 +1,6 @@
 import type { Request, Router } from 'express';
-import { RegistryError } from '../../oci/errors.ts';
 import { MAX_MANIFEST_BYTES } from '../../oci/manifest.ts';
-import type { ManifestInfo } from '../../storage/repository.ts';
+import type { AcceptedTypes, ManifestInfo } from '../../storage/repository.ts';
 import { readSmallBody } from '../body.ts';
 import type { ApiDeps } from '../deps.ts';
 import { Header } from '../headers.ts';
@@ -13,17 +12,13 @@ export function registerManifestRoutes(router: Router, deps: ApiDeps): void {
   resource(router, /^\/v2\/(.+)\/manifests\/([^/]+)$/, {
     GET: async (req, res) => {
       const repo = deps.repository(nameParam(req), contextOf(res));
-      const reference = lookupReferenceParam(param(req, 1));
-      // Negotiate on the stored type before the pull is counted.
-      negotiate(req, await repo.manifests.stat(reference));
-      const manifest = await repo.manifests.get(reference);
+      const manifest = await repo.manifests.get(lookupReferenceParam(param(req, 1)), acceptedTypes(req));
       describe(res, manifest);
       res.end(manifest.content);
     },
     HEAD: async (req, res) => {
       const repo = deps.repository(nameParam(req), contextOf(res));
-      const manifest = await repo.manifests.stat(lookupReferenceParam(param(req, 1)));
-      negotiate(req, manifest);
+      const manifest = await repo.manifests.stat(lookupReferenceParam(param(req, 1)), acceptedTypes(req));
       describe(res, manifest);
       res.end();
     },
@@ -59,19 +54,13 @@ function describe(res: import('express').Response, manifest: ManifestInfo): void
 }
 
 /**
- * A client that lists the types it accepts, without a wildcard, gets MANIFEST_UNKNOWN for a
- * manifest of any other type (Distribution does the same, so old clients are not handed a
- * format they cannot read). No Accept header at all accepts anything.
+ * The manifest types an `Accept` header asks for; undefined (any type) when there is no header,
+ * or when it has a wildcard.
  */
-function negotiate(req: Request, manifest: ManifestInfo): void {
+function acceptedTypes(req: Request): AcceptedTypes {
   const header = req.headers.accept;
-  if (!header) return;
-  const accepted = header.split(',').map((part) => part.split(';')[0]!.trim().toLowerCase()).filter(Boolean);
-  if (accepted.length === 0) return;
-  if (accepted.some((t) => t === '*/*' || t === 'application/*' || t === manifest.mediaType)) return;
-  throw new RegistryError(
-    'MANIFEST_UNKNOWN',
-    `manifest ${manifest.digest} is of type ${manifest.mediaType}, which the Accept header does not include`,
-    { detail: { mediaType: manifest.mediaType, accept: accepted.slice(0, 10) } },
-  );
+  if (!header) return undefined;
+  const types = header.split(',').map((part) => part.split(';')[0]!.trim().toLowerCase()).filter(Boolean);
+  if (types.length === 0 || types.some((t) => t === '*/*' || t === 'application/*')) return undefined;
+  return types;
 }
