@@ -51,6 +51,8 @@ export class RetryingSink implements Sink {
         return;
       } catch (err) {
         if (!(err instanceof DeliveryError)) throw err;
+        // Cut short by shutdown: not the endpoint's failure, and the events stay queued.
+        this.signal.throwIfAborted();
         attempt++;
         this.hooks.failed(events, err, attempt);
         if (err.status === 410) throw new EndpointGoneError(this.endpoint);
