@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { assertErrorBody } from '../helpers/assertions.ts';
 import { Client } from '../helpers/client.ts';
 import { MediaTypes, ociImage, sha256, sha512, type ImageFixture } from '../helpers/oci.ts';
 import { rawRequest, rawSocketStatus, type RawRequest } from '../helpers/raw-http.ts';
-import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { useTestRegistry } from '../helpers/registry.ts';
 
 /** One nasty request; `path` may need a fresh upload session first. */
 interface Case {
@@ -96,23 +96,19 @@ function cases(image: ImageFixture): Case[] {
 }
 
 describe('no crafted request produces a 5xx', () => {
-  let reg: TestRegistry;
-  let c: Client;
+  const h = useTestRegistry();
   let image: ImageFixture;
   before(async () => {
-    reg = await startTestRegistry();
-    c = new Client(reg.url);
-    image = await c.pushImage('fz/app', 'v1', ociImage({ layers: 1 }));
+    image = await h.client.pushImage('fz/app', 'v1', ociImage({ layers: 1 }));
   });
-  after(() => reg.stop());
 
   it('answers every request of the table below 500, with a spec error body for app errors', async () => {
     const failures: string[] = [];
     for (const k of cases(image)) {
-      const path = typeof k.path === 'string' ? k.path : await k.path(c);
+      const path = typeof k.path === 'string' ? k.path : await k.path(h.client);
       let res;
       try {
-        res = await rawRequest(reg.url, { method: k.method ?? 'GET', path, headers: k.headers, body: k.body });
+        res = await rawRequest(h.registry.url, { method: k.method ?? 'GET', path, headers: k.headers, body: k.body });
       } catch (err) {
         failures.push(`${k.label}: no response (${(err as Error).message})`);
         continue;
@@ -149,14 +145,14 @@ describe('no crafted request produces a 5xx', () => {
     ];
     const failures: string[] = [];
     for (const text of requests) {
-      const { status } = await rawSocketStatus(reg.url, text);
+      const { status } = await rawSocketStatus(h.registry.url, text);
       if (status >= 500) failures.push(`${JSON.stringify(text.slice(0, 60))}: ${status}`);
     }
     assert.deepEqual(failures, []);
   });
 
   it('is still serving after all of that', async () => {
-    const res = await c.fetch('/v2/fz/app/manifests/v1');
+    const res = await h.client.fetch('/v2/fz/app/manifests/v1');
     assert.equal(res.status, 200);
     assert.ok(Buffer.from(await res.arrayBuffer()).equals(image.manifest));
   });

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { assertErrorBody, expectError, expectRawError } from '../helpers/assertions.ts';
-import { Client } from '../helpers/client.ts';
 import { MediaTypes, imageIndex, manifestDescriptor, ociImage, randomBlob, sha256 } from '../helpers/oci.ts';
 import { rawRequest } from '../helpers/raw-http.ts';
-import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { useTestRegistry } from '../helpers/registry.ts';
 
 const FOUR_MIB = 4 * 1024 * 1024;
 
@@ -25,15 +24,11 @@ function paddedManifest(config: { digest: string; data: Buffer }, size: number):
 }
 
 describe('manifests: validation on push', () => {
-  let reg: TestRegistry;
-  let c: Client;
+  const h = useTestRegistry();
   const config = randomBlob(64);
   before(async () => {
-    reg = await startTestRegistry();
-    c = new Client(reg.url);
-    assert.equal((await c.pushBlob('val/app', config.data, config.digest)).status, 201);
+    assert.equal((await h.client.pushBlob('val/app', config.data, config.digest)).status, 201);
   });
-  after(() => reg.stop());
 
   const manifestOver = (layers: { digest: string; size: number }[], cfg = config) =>
     Buffer.from(
@@ -47,20 +42,20 @@ describe('manifests: validation on push', () => {
 
   it('refuses a manifest whose layer was never pushed with MANIFEST_BLOB_UNKNOWN', async () => {
     const missing = randomBlob(10);
-    const res = await c.pushManifest('val/app', 'v1', manifestOver([{ digest: missing.digest, size: 10 }]), MediaTypes.ociManifest);
+    const res = await h.client.pushManifest('val/app', 'v1', manifestOver([{ digest: missing.digest, size: 10 }]), MediaTypes.ociManifest);
     await expectError(res, [400, 404], 'MANIFEST_BLOB_UNKNOWN');
-    await expectError(await c.fetch('/v2/val/app/manifests/v1'), 404, 'MANIFEST_UNKNOWN');
+    await expectError(await h.client.fetch('/v2/val/app/manifests/v1'), 404, 'MANIFEST_UNKNOWN');
   });
 
   it('refuses a manifest whose config blob was never pushed with MANIFEST_BLOB_UNKNOWN', async () => {
-    const res = await c.pushManifest('val/app', 'v2', manifestOver([], randomBlob(20)), MediaTypes.ociManifest);
+    const res = await h.client.pushManifest('val/app', 'v2', manifestOver([], randomBlob(20)), MediaTypes.ociManifest);
     await expectError(res, [400, 404], 'MANIFEST_BLOB_UNKNOWN');
   });
 
   it('refuses a manifest whose blob exists only in another repository', async () => {
     const elsewhere = randomBlob(32);
-    assert.equal((await c.pushBlob('val/other', elsewhere.data, elsewhere.digest)).status, 201);
-    const res = await c.pushManifest('val/app', 'v3', manifestOver([{ digest: elsewhere.digest, size: 32 }]), MediaTypes.ociManifest);
+    assert.equal((await h.client.pushBlob('val/other', elsewhere.data, elsewhere.digest)).status, 201);
+    const res = await h.client.pushManifest('val/app', 'v3', manifestOver([{ digest: elsewhere.digest, size: 32 }]), MediaTypes.ociManifest);
     await expectError(res, [400, 404], 'MANIFEST_BLOB_UNKNOWN');
   });
 
@@ -74,31 +69,31 @@ describe('manifests: validation on push', () => {
         layers: [{ mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip', digest: foreign.digest, size: 16, urls: ['https://example.com/layer'] }],
       }),
     );
-    const res = await c.pushManifest('val/app', 'foreign', body, MediaTypes.ociManifest);
+    const res = await h.client.pushManifest('val/app', 'foreign', body, MediaTypes.ociManifest);
     assert.equal(res.status, 201, await res.text());
   });
 
   it('refuses an index that references a child manifest not in the repository', async () => {
     const child = ociImage({ layers: 1 }); // built, never pushed
     const index = imageIndex([manifestDescriptor(child)]);
-    await expectError(await c.pushManifest('val/app', 'index', index.manifest, index.mediaType), [400, 404], 'MANIFEST_BLOB_UNKNOWN');
+    await expectError(await h.client.pushManifest('val/app', 'index', index.manifest, index.mediaType), [400, 404], 'MANIFEST_BLOB_UNKNOWN');
   });
 
   it('refuses an index whose child was pushed only to another repository', async () => {
-    const child = await c.pushImage('val/other', 'child', ociImage({ layers: 1 }));
+    const child = await h.client.pushImage('val/other', 'child', ociImage({ layers: 1 }));
     const index = imageIndex([manifestDescriptor(child)]);
-    await expectError(await c.pushManifest('val/app', 'index2', index.manifest, index.mediaType), [400, 404], 'MANIFEST_BLOB_UNKNOWN');
+    await expectError(await h.client.pushManifest('val/app', 'index2', index.manifest, index.mediaType), [400, 404], 'MANIFEST_BLOB_UNKNOWN');
   });
 
   it('refuses a body that is not JSON with MANIFEST_INVALID', async () => {
     for (const body of ['{not json', '', '\u0000\u0001', '{"schemaVersion":2,']) {
-      await expectError(await c.pushManifest('val/app', 'bad', Buffer.from(body), MediaTypes.ociManifest), 400, 'MANIFEST_INVALID', JSON.stringify(body));
+      await expectError(await h.client.pushManifest('val/app', 'bad', Buffer.from(body), MediaTypes.ociManifest), 400, 'MANIFEST_INVALID', JSON.stringify(body));
     }
   });
 
   it('refuses JSON that is not a manifest object with MANIFEST_INVALID', async () => {
     for (const body of ['null', '[]', '"text"', '42', '{}', '{"schemaVersion":1}']) {
-      await expectError(await c.pushManifest('val/app', 'bad', Buffer.from(body), MediaTypes.ociManifest), 400, 'MANIFEST_INVALID', body);
+      await expectError(await h.client.pushManifest('val/app', 'bad', Buffer.from(body), MediaTypes.ociManifest), 400, 'MANIFEST_INVALID', body);
     }
   });
 
@@ -116,7 +111,7 @@ describe('manifests: validation on push', () => {
       { ...base, subject: { mediaType: MediaTypes.ociManifest, digest: 'md5:abc', size: 1 } },
     ];
     for (const m of broken) {
-      await expectError(await c.pushManifest('val/app', 'bad', Buffer.from(JSON.stringify(m)), MediaTypes.ociManifest), 400, 'MANIFEST_INVALID', JSON.stringify(m));
+      await expectError(await h.client.pushManifest('val/app', 'bad', Buffer.from(JSON.stringify(m)), MediaTypes.ociManifest), 400, 'MANIFEST_INVALID', JSON.stringify(m));
     }
   });
 
@@ -124,49 +119,49 @@ describe('manifests: validation on push', () => {
     const body = manifestOver([]);
     for (const type of ['application/vnd.example.unknown+json', 'text/plain', 'application/vnd.docker.distribution.manifest.v1+prettyjws']) {
       const m = Buffer.from(JSON.stringify({ ...JSON.parse(body.toString()), mediaType: undefined }));
-      await expectError(await c.pushManifest('val/app', 'unknown-type', m, type), 400, 'MANIFEST_INVALID', type);
+      await expectError(await h.client.pushManifest('val/app', 'unknown-type', m, type), 400, 'MANIFEST_INVALID', type);
     }
     const declared = Buffer.from(JSON.stringify({ ...JSON.parse(body.toString()), mediaType: 'application/vnd.example.unknown+json' }));
-    await expectError(await c.pushManifest('val/app', 'unknown-type', declared, 'application/json'), 400, 'MANIFEST_INVALID');
+    await expectError(await h.client.pushManifest('val/app', 'unknown-type', declared, 'application/json'), 400, 'MANIFEST_INVALID');
   });
 
   it('refuses a manifest whose mediaType field contradicts its Content-Type', async () => {
-    await expectError(await c.pushManifest('val/app', 'mismatch', manifestOver([]), MediaTypes.dockerManifest), 400, 'MANIFEST_INVALID');
+    await expectError(await h.client.pushManifest('val/app', 'mismatch', manifestOver([]), MediaTypes.dockerManifest), 400, 'MANIFEST_INVALID');
   });
 
   it('accepts a generic Content-Type when the manifest declares its mediaType, and serves that type', async () => {
     const body = manifestOver([]);
-    const res = await c.pushManifest('val/app', 'generic', body, 'application/json');
+    const res = await h.client.pushManifest('val/app', 'generic', body, 'application/json');
     assert.equal(res.status, 201, await res.text());
-    const got = await c.fetch('/v2/val/app/manifests/generic');
+    const got = await h.client.fetch('/v2/val/app/manifests/generic');
     assert.equal(got.headers.get('content-type'), MediaTypes.ociManifest);
     assert.ok(Buffer.from(await got.arrayBuffer()).equals(body));
   });
 
   it('refuses a manifest with neither a Content-Type nor a mediaType field', async () => {
     const body = Buffer.from(JSON.stringify({ ...JSON.parse(manifestOver([]).toString()), mediaType: undefined }));
-    const res = await rawRequest(reg.url, { method: 'PUT', path: '/v2/val/app/manifests/typeless', body });
+    const res = await rawRequest(h.registry.url, { method: 'PUT', path: '/v2/val/app/manifests/typeless', body });
     expectRawError(res, 400, 'MANIFEST_INVALID', 'PUT without Content-Type');
   });
 
   it('refuses a PUT by digest whose body has another digest with DIGEST_INVALID', async () => {
     const body = Buffer.from(JSON.stringify({ ...JSON.parse(manifestOver([]).toString()), annotations: { only: 'here' } }));
     const wrong = sha256(Buffer.concat([body, Buffer.from(' ')]));
-    await expectError(await c.pushManifest('val/app', wrong, body, MediaTypes.ociManifest), 400, 'DIGEST_INVALID');
-    await expectError(await c.fetch(`/v2/val/app/manifests/${wrong}`), 404, 'MANIFEST_UNKNOWN');
-    await expectError(await c.fetch(`/v2/val/app/manifests/${sha256(body)}`), 404, 'MANIFEST_UNKNOWN');
+    await expectError(await h.client.pushManifest('val/app', wrong, body, MediaTypes.ociManifest), 400, 'DIGEST_INVALID');
+    await expectError(await h.client.fetch(`/v2/val/app/manifests/${wrong}`), 404, 'MANIFEST_UNKNOWN');
+    await expectError(await h.client.fetch(`/v2/val/app/manifests/${sha256(body)}`), 404, 'MANIFEST_UNKNOWN');
   });
 
   it('refuses a PUT to a malformed digest reference with DIGEST_INVALID', async () => {
     const body = manifestOver([]);
     for (const ref of ['sha256:xyz', `sha256:${'a'.repeat(63)}`, `md5:${'a'.repeat(32)}`, `sha256:${'A'.repeat(64)}`]) {
-      await expectError(await c.pushManifest('val/app', ref, body, MediaTypes.ociManifest), 400, 'DIGEST_INVALID', ref);
+      await expectError(await h.client.pushManifest('val/app', ref, body, MediaTypes.ociManifest), 400, 'DIGEST_INVALID', ref);
     }
   });
 
   it('refuses a PUT to an invalid tag with a 400 error body', async () => {
     for (const ref of ['-leading-dash', '.dot', 'a'.repeat(129), 'has+plus']) {
-      const res = await c.pushManifest('val/app', ref, manifestOver([]), MediaTypes.ociManifest);
+      const res = await h.client.pushManifest('val/app', ref, manifestOver([]), MediaTypes.ociManifest);
       assert.equal(res.status, 400, ref);
       assertErrorBody(await res.json(), ref);
     }
@@ -175,45 +170,45 @@ describe('manifests: validation on push', () => {
   it('accepts a tag of the maximum length of 128 characters', async () => {
     const tag = `T${'a_.-'.repeat(31)}xyz`;
     assert.equal(tag.length, 128);
-    assert.equal((await c.pushManifest('val/app', tag, manifestOver([]), MediaTypes.ociManifest)).status, 201);
-    assert.equal((await c.fetch(`/v2/val/app/manifests/${tag}`)).status, 200);
+    assert.equal((await h.client.pushManifest('val/app', tag, manifestOver([]), MediaTypes.ociManifest)).status, 201);
+    assert.equal((await h.client.fetch(`/v2/val/app/manifests/${tag}`)).status, 200);
   });
 
   it('accepts a manifest of exactly 4 MiB', async () => {
     const body = paddedManifest(config, FOUR_MIB);
     assert.equal(body.length, FOUR_MIB);
-    const res = await c.pushManifest('val/app', 'four-mib', body, MediaTypes.ociManifest);
+    const res = await h.client.pushManifest('val/app', 'four-mib', body, MediaTypes.ociManifest);
     assert.equal(res.status, 201, await res.text());
-    const got = await c.fetch('/v2/val/app/manifests/four-mib');
+    const got = await h.client.fetch('/v2/val/app/manifests/four-mib');
     assert.ok(Buffer.from(await got.arrayBuffer()).equals(body));
   });
 
   it('refuses a manifest over 4 MiB declared by Content-Length with 413', async () => {
     const body = paddedManifest(config, FOUR_MIB + 1);
-    const res = await rawRequest(reg.url, {
+    const res = await rawRequest(h.registry.url, {
       method: 'PUT',
       path: '/v2/val/app/manifests/too-big',
       headers: { 'content-type': MediaTypes.ociManifest, 'content-length': body.length },
       body,
     });
     expectRawError(res, 413, 'MANIFEST_INVALID', 'oversized manifest (Content-Length)');
-    await expectError(await c.fetch('/v2/val/app/manifests/too-big'), 404, 'MANIFEST_UNKNOWN');
+    await expectError(await h.client.fetch('/v2/val/app/manifests/too-big'), 404, 'MANIFEST_UNKNOWN');
   });
 
   it('refuses a manifest over 4 MiB streamed without Content-Length with 413', async () => {
     const body = paddedManifest(config, FOUR_MIB + 4096);
-    const res = await rawRequest(reg.url, {
+    const res = await rawRequest(h.registry.url, {
       method: 'PUT',
       path: '/v2/val/app/manifests/too-big-chunked',
       headers: { 'content-type': MediaTypes.ociManifest, 'transfer-encoding': 'chunked' },
       body,
     });
     expectRawError(res, 413, 'MANIFEST_INVALID', 'oversized manifest (chunked)');
-    await expectError(await c.fetch('/v2/val/app/manifests/too-big-chunked'), 404, 'MANIFEST_UNKNOWN');
+    await expectError(await h.client.fetch('/v2/val/app/manifests/too-big-chunked'), 404, 'MANIFEST_UNKNOWN');
   });
 
   it('still answers on the same registry after refusing an oversized manifest', async () => {
-    const res = await c.fetch('/v2/');
+    const res = await h.client.fetch('/v2/');
     assert.equal(res.status, 200);
     await res.arrayBuffer();
   });

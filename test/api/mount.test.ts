@@ -1,53 +1,49 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { assertErrorBody, expectError } from '../helpers/assertions.ts';
-import { Client, bytes, withDigest } from '../helpers/client.ts';
+import { bytes, withDigest } from '../helpers/client.ts';
 import { ociImage, randomBlob, sha256 } from '../helpers/oci.ts';
-import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { useTestRegistry } from '../helpers/registry.ts';
 
 describe('uploads: cross-repository blob mount', () => {
-  let reg: TestRegistry;
-  let c: Client;
+  const h = useTestRegistry();
   const blob = randomBlob(512);
   before(async () => {
-    reg = await startTestRegistry();
-    c = new Client(reg.url);
-    assert.equal((await c.pushBlob('mount/source', blob.data, blob.digest)).status, 201);
+    assert.equal((await h.client.pushBlob('mount/source', blob.data, blob.digest)).status, 201);
   });
-  after(() => reg.stop());
 
   const mount = (target: string, digest: string, from?: string) =>
-    c.fetch(`/v2/${target}/blobs/uploads/?mount=${encodeURIComponent(digest)}${from === undefined ? '' : `&from=${encodeURIComponent(from)}`}`, { method: 'POST' });
+    h.client.fetch(`/v2/${target}/blobs/uploads/?mount=${encodeURIComponent(digest)}${from === undefined ? '' : `&from=${encodeURIComponent(from)}`}`, { method: 'POST' });
 
   it('mounts a blob held by the from repository with 201, Location and Docker-Content-Digest', async () => {
     const res = await mount('mount/target', blob.digest, 'mount/source');
     assert.equal(res.status, 201, await res.text());
-    assert.equal(new URL(res.headers.get('location')!, reg.url).pathname, `/v2/mount/target/blobs/${blob.digest}`);
+    assert.equal(new URL(res.headers.get('location')!, h.registry.url).pathname, `/v2/mount/target/blobs/${blob.digest}`);
     assert.equal(res.headers.get('docker-content-digest'), blob.digest);
-    const got = await c.fetch(`/v2/mount/target/blobs/${blob.digest}`);
+    const got = await h.client.fetch(`/v2/mount/target/blobs/${blob.digest}`);
     assert.equal(got.status, 200);
     assert.ok(Buffer.from(await got.arrayBuffer()).equals(blob.data));
   });
 
   it('lets a manifest in the target repository reference the mounted blob', async () => {
     const image = ociImage({ layers: 1 });
-    for (const b of [image.config, ...image.layers]) await c.pushBlob('mount/img-src', b.data, b.digest);
-    await c.pushManifest('mount/img-src', 'v1', image.manifest, image.mediaType);
+    for (const b of [image.config, ...image.layers]) await h.client.pushBlob('mount/img-src', b.data, b.digest);
+    await h.client.pushManifest('mount/img-src', 'v1', image.manifest, image.mediaType);
     for (const b of [image.config, ...image.layers]) assert.equal((await mount('mount/img-dst', b.digest, 'mount/img-src')).status, 201);
-    const res = await c.pushManifest('mount/img-dst', 'v1', image.manifest, image.mediaType);
+    const res = await h.client.pushManifest('mount/img-dst', 'v1', image.manifest, image.mediaType);
     assert.equal(res.status, 201, await res.text());
   });
 
   it('starts an upload session (202) when the from repository does not hold the blob', async () => {
     const elsewhere = randomBlob(64);
-    await c.pushBlob('mount/other', elsewhere.data, elsewhere.digest);
+    await h.client.pushBlob('mount/other', elsewhere.data, elsewhere.digest);
     const res = await mount('mount/target2', elsewhere.digest, 'mount/source');
     assert.equal(res.status, 202);
     const location = res.headers.get('location')!;
     assert.match(location, /\/v2\/mount\/target2\/blobs\/uploads\/[0-9a-f-]{36}$/);
-    assert.equal((await c.fetch(`/v2/mount/target2/blobs/${elsewhere.digest}`, { method: 'HEAD' })).status, 404);
+    assert.equal((await h.client.fetch(`/v2/mount/target2/blobs/${elsewhere.digest}`, { method: 'HEAD' })).status, 404);
     // The session is usable: finish the upload through it.
-    const done = await c.fetch(withDigest(location, elsewhere.digest), { method: 'PUT', body: bytes(elsewhere.data) });
+    const done = await h.client.fetch(withDigest(location, elsewhere.digest), { method: 'PUT', body: bytes(elsewhere.data) });
     assert.equal(done.status, 201, await done.text());
   });
 
@@ -60,14 +56,14 @@ describe('uploads: cross-repository blob mount', () => {
   it('starts an upload session (202) when the from repository does not exist', async () => {
     const res = await mount('mount/target4', blob.digest, 'mount/nowhere');
     assert.equal(res.status, 202);
-    assert.equal((await c.fetch(`/v2/mount/target4/blobs/${blob.digest}`, { method: 'HEAD' })).status, 404);
+    assert.equal((await h.client.fetch(`/v2/mount/target4/blobs/${blob.digest}`, { method: 'HEAD' })).status, 404);
   });
 
   it('mounts a blob held anywhere in the registry when from is not given (201)', async () => {
     const res = await mount('mount/anywhere', blob.digest);
     assert.equal(res.status, 201, await res.text());
     assert.equal(res.headers.get('docker-content-digest'), blob.digest);
-    const got = await c.fetch(`/v2/mount/anywhere/blobs/${blob.digest}`);
+    const got = await h.client.fetch(`/v2/mount/anywhere/blobs/${blob.digest}`);
     assert.ok(Buffer.from(await got.arrayBuffer()).equals(blob.data));
   });
 
@@ -96,7 +92,7 @@ describe('uploads: cross-repository blob mount', () => {
   });
 
   it('refuses a repeated mount parameter with a 400 error body', async () => {
-    const res = await c.fetch(`/v2/mount/target/blobs/uploads/?mount=${blob.digest}&mount=${blob.digest}&from=mount/source`, { method: 'POST' });
+    const res = await h.client.fetch(`/v2/mount/target/blobs/uploads/?mount=${blob.digest}&mount=${blob.digest}&from=mount/source`, { method: 'POST' });
     assert.equal(res.status, 400);
     assertErrorBody(await res.json(), 'repeated mount');
   });

@@ -1,29 +1,22 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { assertErrorBody, expectError } from '../helpers/assertions.ts';
-import { Client } from '../helpers/client.ts';
 import { ociImage, sha256 } from '../helpers/oci.ts';
-import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { useTestRegistry } from '../helpers/registry.ts';
 
 describe('repository names', () => {
-  let reg: TestRegistry;
-  let c: Client;
-  before(async () => {
-    reg = await startTestRegistry();
-    c = new Client(reg.url);
-  });
-  after(() => reg.stop());
+  const h = useTestRegistry();
 
   it('accepts multi-component names and keeps them apart', async () => {
     const names = ['a', 'a/b', 'a/b/c', 'a.b_c__d--e/f-g/h0'];
     const images = new Map<string, Buffer>();
-    for (const name of names) images.set(name, (await c.pushImage(name, 'v1', ociImage({ layers: 1 }))).manifest);
+    for (const name of names) images.set(name, (await h.client.pushImage(name, 'v1', ociImage({ layers: 1 }))).manifest);
     for (const name of names) {
-      const res = await c.fetch(`/v2/${name}/manifests/v1`);
+      const res = await h.client.fetch(`/v2/${name}/manifests/v1`);
       assert.equal(res.status, 200, name);
       assert.ok(Buffer.from(await res.arrayBuffer()).equals(images.get(name)!), `${name} serves another repository's manifest`);
-      const tags = await c.fetch(`/v2/${name}/tags/list`);
+      const tags = await h.client.fetch(`/v2/${name}/tags/list`);
       assert.deepEqual(await tags.json(), { name, tags: ['v1'] });
     }
   });
@@ -31,14 +24,14 @@ describe('repository names', () => {
   it('accepts a name of 255 characters, in one component or several', async () => {
     for (const name of ['n'.repeat(255), `${'p'.repeat(100)}/${'q'.repeat(100)}/${'r'.repeat(53)}`]) {
       assert.equal(name.length, 255);
-      await c.pushImage(name, 'v1', ociImage({ layers: 1 }));
-      assert.equal((await c.fetch(`/v2/${name}/manifests/v1`, { method: 'HEAD' })).status, 200, `${name.length}-char name`);
+      await h.client.pushImage(name, 'v1', ociImage({ layers: 1 }));
+      assert.equal((await h.client.fetch(`/v2/${name}/manifests/v1`, { method: 'HEAD' })).status, 200, `${name.length}-char name`);
     }
   });
 
   it('refuses a name longer than 255 characters with NAME_INVALID', async () => {
     for (const name of ['n'.repeat(256), `${'a/'.repeat(200)}b`]) {
-      await expectError(await c.fetch(`/v2/${name}/blobs/uploads/`, { method: 'POST' }), 400, 'NAME_INVALID', `${name.length}-char name`);
+      await expectError(await h.client.fetch(`/v2/${name}/blobs/uploads/`, { method: 'POST' }), 400, 'NAME_INVALID', `${name.length}-char name`);
     }
   });
 
@@ -57,26 +50,22 @@ describe('repository names', () => {
       for (const name of invalidNames) {
         const init: RequestInit = { method };
         if (method === 'PUT') Object.assign(init, { body: '{}', headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
-        await expectError(await c.fetch(`/v2/${name}${suffix}`, init), 400, 'NAME_INVALID', `${label} ${name}`);
+        await expectError(await h.client.fetch(`/v2/${name}${suffix}`, init), 400, 'NAME_INVALID', `${label} ${name}`);
       }
     });
   }
 
   it('refuses an invalid name even where deletion is concerned', async () => {
-    await expectError(await c.fetch(`/v2/Bad/manifests/${sha256('x')}`, { method: 'DELETE' }), 400, 'NAME_INVALID');
-    await expectError(await c.fetch(`/v2/Bad/blobs/${sha256('x')}`, { method: 'DELETE' }), 400, 'NAME_INVALID');
+    await expectError(await h.client.fetch(`/v2/Bad/manifests/${sha256('x')}`, { method: 'DELETE' }), 400, 'NAME_INVALID');
+    await expectError(await h.client.fetch(`/v2/Bad/blobs/${sha256('x')}`, { method: 'DELETE' }), 400, 'NAME_INVALID');
   });
 });
 
 describe('malformed digests', () => {
-  let reg: TestRegistry;
-  let c: Client;
+  const h = useTestRegistry();
   before(async () => {
-    reg = await startTestRegistry();
-    c = new Client(reg.url);
-    await c.pushImage('dg/app', 'v1', ociImage({ layers: 1 }));
+    await h.client.pushImage('dg/app', 'v1', ociImage({ layers: 1 }));
   });
-  after(() => reg.stop());
 
   const hex = sha256('some content').slice(7);
   const malformed = [
@@ -96,38 +85,32 @@ describe('malformed digests', () => {
 
   it('refuses malformed digests on blob GET, HEAD and DELETE with DIGEST_INVALID', async () => {
     for (const d of malformed) {
-      await expectError(await c.fetch(`/v2/dg/app/blobs/${d}`), 400, 'DIGEST_INVALID', `GET ${d}`);
-      assert.equal((await c.fetch(`/v2/dg/app/blobs/${d}`, { method: 'HEAD' })).status, 400, `HEAD ${d}`);
-      await expectError(await c.fetch(`/v2/dg/app/blobs/${d}`, { method: 'DELETE' }), 400, 'DIGEST_INVALID', `DELETE ${d}`);
+      await expectError(await h.client.fetch(`/v2/dg/app/blobs/${d}`), 400, 'DIGEST_INVALID', `GET ${d}`);
+      assert.equal((await h.client.fetch(`/v2/dg/app/blobs/${d}`, { method: 'HEAD' })).status, 400, `HEAD ${d}`);
+      await expectError(await h.client.fetch(`/v2/dg/app/blobs/${d}`, { method: 'DELETE' }), 400, 'DIGEST_INVALID', `DELETE ${d}`);
     }
   });
 
   it('refuses malformed digests as manifest references with DIGEST_INVALID', async () => {
     for (const d of malformed) {
-      await expectError(await c.fetch(`/v2/dg/app/manifests/${d}`), 400, 'DIGEST_INVALID', `GET ${d}`);
-      await expectError(await c.fetch(`/v2/dg/app/manifests/${d}`, { method: 'DELETE' }), 400, 'DIGEST_INVALID', `DELETE ${d}`);
+      await expectError(await h.client.fetch(`/v2/dg/app/manifests/${d}`), 400, 'DIGEST_INVALID', `GET ${d}`);
+      await expectError(await h.client.fetch(`/v2/dg/app/manifests/${d}`, { method: 'DELETE' }), 400, 'DIGEST_INVALID', `DELETE ${d}`);
     }
   });
 
   it('refuses malformed digests as referrers subjects with DIGEST_INVALID', async () => {
-    for (const d of malformed) await expectError(await c.fetch(`/v2/dg/app/referrers/${d}`), 400, 'DIGEST_INVALID', d);
+    for (const d of malformed) await expectError(await h.client.fetch(`/v2/dg/app/referrers/${d}`), 400, 'DIGEST_INVALID', d);
   });
 });
 
 describe('routes and methods', () => {
-  let reg: TestRegistry;
-  let c: Client;
+  const h = useTestRegistry();
   const d = sha256('route');
   const uuid = randomUUID();
-  before(async () => {
-    reg = await startTestRegistry();
-    c = new Client(reg.url);
-  });
-  after(() => reg.stop());
 
   it('answers unknown paths with 404 and a spec error body', async () => {
     for (const path of ['/', '/v1/', '/v3/', '/V2/', '/v2/app', '/v2/app/unknown/thing', '/v2/app/manifests/', '/v2/app/blobs/', `/v2/app/referrers/`, '/v2/app/tags', '/favicon.ico']) {
-      const res = await c.fetch(path);
+      const res = await h.client.fetch(path);
       assert.equal(res.status, 404, path);
       assertErrorBody(await res.json(), path);
     }
@@ -150,7 +133,7 @@ describe('routes and methods', () => {
 
   for (const [method, path, allowed] of table) {
     it(`answers ${method} ${path.replace(/[0-9a-f]{64}|[0-9a-f-]{36}/, '…')} with 405 UNSUPPORTED and Allow`, async () => {
-      const res = await c.fetch(path, { method, body: method === 'GET' ? undefined : '' });
+      const res = await h.client.fetch(path, { method, body: method === 'GET' ? undefined : '' });
       await expectError(res, 405, 'UNSUPPORTED', `${method} ${path}`);
       const allow = (res.headers.get('allow') ?? '').split(',').map((m) => m.trim()).filter(Boolean);
       for (const m of allowed) assert.ok(allow.includes(m), `Allow "${res.headers.get('allow')}" lacks ${m}`);
@@ -159,13 +142,13 @@ describe('routes and methods', () => {
   }
 
   it('answers OPTIONS with 405 UNSUPPORTED and an Allow header', async () => {
-    const res = await c.fetch('/v2/app/manifests/latest', { method: 'OPTIONS' });
+    const res = await h.client.fetch('/v2/app/manifests/latest', { method: 'OPTIONS' });
     await expectError(res, 405, 'UNSUPPORTED');
     assert.ok(res.headers.get('allow'));
   });
 
   it('answers HEAD for an unsupported route with a bodiless error status', async () => {
-    const res = await c.fetch('/v2/nothing', { method: 'HEAD' });
+    const res = await h.client.fetch('/v2/nothing', { method: 'HEAD' });
     assert.equal(res.status, 404);
     assert.equal((await res.arrayBuffer()).byteLength, 0);
   });

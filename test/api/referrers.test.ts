@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { expectError } from '../helpers/assertions.ts';
-import { Client } from '../helpers/client.ts';
 import { MediaTypes, imageIndex, manifestDescriptor, ociImage, sha256, type ImageFixture, type ManifestDescriptor } from '../helpers/oci.ts';
-import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { useTestRegistry } from '../helpers/registry.ts';
 
 interface ReferrersIndex {
   schemaVersion: number;
@@ -16,8 +15,7 @@ const SIG_CONFIG = 'application/vnd.example.signature.config.v1+json';
 const BUNDLE = 'application/vnd.example.bundle.v1';
 
 describe('referrers', () => {
-  let reg: TestRegistry;
-  let c: Client;
+  const h = useTestRegistry();
   let subject: ImageFixture;
   let subjectDesc: ManifestDescriptor;
   let sbom: ImageFixture;
@@ -27,29 +25,26 @@ describe('referrers', () => {
   let sbomPush: Response;
 
   async function referrers(name: string, digest: string, query = ''): Promise<{ res: Response; body: ReferrersIndex }> {
-    const res = await c.fetch(`/v2/${name}/referrers/${digest}${query}`);
+    const res = await h.client.fetch(`/v2/${name}/referrers/${digest}${query}`);
     assert.equal(res.status, 200, `referrers of ${digest}`);
     return { res, body: (await res.json()) as ReferrersIndex };
   }
 
   before(async () => {
-    reg = await startTestRegistry();
-    c = new Client(reg.url);
-    subject = await c.pushImage('ref/app', 'v1', ociImage({ layers: 1 }));
+    subject = await h.client.pushImage('ref/app', 'v1', ociImage({ layers: 1 }));
     subjectDesc = manifestDescriptor(subject);
     sbom = ociImage({ layers: 1, subject: subjectDesc, artifactType: SBOM, annotations: { 'org.example.sbom.format': 'json' } });
-    for (const b of [sbom.config, ...sbom.layers]) await c.pushBlob('ref/app', b.data, b.digest);
-    sbomPush = await c.pushManifest('ref/app', sbom.digest, sbom.manifest, sbom.mediaType);
-    sig = await c.pushImage('ref/app', 'sig', ociImage({ layers: 0, subject: subjectDesc, configMediaType: SIG_CONFIG, annotations: { 'org.example.fingerprint': 'abcd' } }));
-    const child = await c.pushImage('ref/app', 'child', ociImage({ layers: 1 }));
+    for (const b of [sbom.config, ...sbom.layers]) await h.client.pushBlob('ref/app', b.data, b.digest);
+    sbomPush = await h.client.pushManifest('ref/app', sbom.digest, sbom.manifest, sbom.mediaType);
+    sig = await h.client.pushImage('ref/app', 'sig', ociImage({ layers: 0, subject: subjectDesc, configMediaType: SIG_CONFIG, annotations: { 'org.example.fingerprint': 'abcd' } }));
+    const child = await h.client.pushImage('ref/app', 'child', ociImage({ layers: 1 }));
     const bundle = imageIndex([manifestDescriptor(child)], { subject: subjectDesc, artifactType: BUNDLE, annotations: { kind: 'bundle' } });
-    assert.equal((await c.pushManifest('ref/app', 'bundle', bundle.manifest, bundle.mediaType)).status, 201);
+    assert.equal((await h.client.pushManifest('ref/app', 'bundle', bundle.manifest, bundle.mediaType)).status, 201);
     bundleDigest = bundle.digest;
     const plain = imageIndex([manifestDescriptor(child)], { subject: subjectDesc, annotations: { kind: 'plain' } });
-    assert.equal((await c.pushManifest('ref/app', 'plain-index', plain.manifest, plain.mediaType)).status, 201);
+    assert.equal((await h.client.pushManifest('ref/app', 'plain-index', plain.manifest, plain.mediaType)).status, 201);
     plainIndexDigest = plain.digest;
   });
-  after(() => reg.stop());
 
   it('answers a push with a subject with OCI-Subject naming the subject digest', async () => {
     assert.equal(sbomPush.status, 201);
@@ -58,8 +53,8 @@ describe('referrers', () => {
 
   it('sends no OCI-Subject for a manifest without a subject', async () => {
     const image = ociImage({ layers: 1 });
-    for (const b of [image.config, ...image.layers]) await c.pushBlob('ref/app', b.data, b.digest);
-    const res = await c.pushManifest('ref/app', 'no-subject', image.manifest, image.mediaType);
+    for (const b of [image.config, ...image.layers]) await h.client.pushBlob('ref/app', b.data, b.digest);
+    const res = await h.client.pushManifest('ref/app', 'no-subject', image.manifest, image.mediaType);
     assert.equal(res.status, 201);
     assert.equal(res.headers.get('oci-subject'), null);
   });
@@ -129,15 +124,15 @@ describe('referrers', () => {
 
   it('answers a malformed subject digest with 400 DIGEST_INVALID', async () => {
     for (const d of ['sha256:xyz', 'latest', `sha256:${'A'.repeat(64)}`]) {
-      await expectError(await c.fetch(`/v2/ref/app/referrers/${d}`), 400, 'DIGEST_INVALID', d);
+      await expectError(await h.client.fetch(`/v2/ref/app/referrers/${d}`), 400, 'DIGEST_INVALID', d);
     }
   });
 
   it('accepts a referrer whose subject does not exist yet and lists it', async () => {
     const ghost = { mediaType: MediaTypes.ociManifest, digest: sha256('ghost subject'), size: 123 };
     const art = ociImage({ layers: 0, subject: ghost, artifactType: SBOM });
-    await c.pushBlob('ref/ghost', art.config.data, art.config.digest);
-    const res = await c.pushManifest('ref/ghost', art.digest, art.manifest, art.mediaType);
+    await h.client.pushBlob('ref/ghost', art.config.data, art.config.digest);
+    const res = await h.client.pushManifest('ref/ghost', art.digest, art.manifest, art.mediaType);
     assert.equal(res.status, 201, await res.text());
     assert.equal(res.headers.get('oci-subject'), ghost.digest);
     const { body } = await referrers('ref/ghost', ghost.digest);
@@ -146,17 +141,17 @@ describe('referrers', () => {
 
   it('lists a referrer once however often it is pushed', async () => {
     const art = ociImage({ layers: 0, subject: subjectDesc, artifactType: 'application/vnd.example.once' });
-    await c.pushImage('ref/once', 'a', art);
-    await c.pushManifest('ref/once', 'b', art.manifest, art.mediaType);
-    await c.pushManifest('ref/once', art.digest, art.manifest, art.mediaType);
+    await h.client.pushImage('ref/once', 'a', art);
+    await h.client.pushManifest('ref/once', 'b', art.manifest, art.mediaType);
+    await h.client.pushManifest('ref/once', art.digest, art.manifest, art.mediaType);
     const { body } = await referrers('ref/once', subject.digest);
     assert.deepEqual(body.manifests.map((m) => m.digest), [art.digest]);
   });
 
   it('drops a referrer from the list when it is deleted', async () => {
-    const art = await c.pushImage('ref/deleted', 'art', ociImage({ layers: 0, subject: subjectDesc, artifactType: SBOM }));
+    const art = await h.client.pushImage('ref/deleted', 'art', ociImage({ layers: 0, subject: subjectDesc, artifactType: SBOM }));
     assert.equal((await referrers('ref/deleted', subject.digest)).body.manifests.length, 1);
-    assert.equal((await c.fetch(`/v2/ref/deleted/manifests/${art.digest}`, { method: 'DELETE' })).status, 202);
+    assert.equal((await h.client.fetch(`/v2/ref/deleted/manifests/${art.digest}`, { method: 'DELETE' })).status, 202);
     assert.deepEqual((await referrers('ref/deleted', subject.digest)).body.manifests, []);
   });
 
@@ -165,15 +160,15 @@ describe('referrers', () => {
     const manifest = Buffer.from(JSON.stringify({ ...JSON.parse(base.manifest.toString('utf8')), artifactType: '' }));
     assert.match(manifest.toString('utf8'), /"artifactType":""/);
     const art = { ...base, manifest, digest: sha256(manifest) };
-    await c.pushImage('ref/empty-type', art.digest, art);
+    await h.client.pushImage('ref/empty-type', art.digest, art);
     const { body } = await referrers('ref/empty-type', subject.digest);
     assert.equal(body.manifests[0]?.artifactType, SIG_CONFIG);
   });
 
   it('omits artifactType for an index whose artifactType is empty', async () => {
-    const child = await c.pushImage('ref/empty-index', 'child', ociImage({ layers: 1 }));
+    const child = await h.client.pushImage('ref/empty-index', 'child', ociImage({ layers: 1 }));
     const index = imageIndex([manifestDescriptor(child)], { subject: subjectDesc, artifactType: '' });
-    assert.equal((await c.pushManifest('ref/empty-index', index.digest, index.manifest, index.mediaType)).status, 201);
+    assert.equal((await h.client.pushManifest('ref/empty-index', index.digest, index.manifest, index.mediaType)).status, 201);
     const { body } = await referrers('ref/empty-index', subject.digest);
     assert.ok(body.manifests[0]);
     assert.equal('artifactType' in body.manifests[0], false, JSON.stringify(body.manifests[0]));

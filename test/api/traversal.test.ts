@@ -4,12 +4,10 @@ import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseConfig } from '../../src/config/load.ts';
-import { createLogger } from '../../src/logger.ts';
-import { startRegistry, type RunningRegistry } from '../../src/server.ts';
 import { assertErrorBody, expectRawError } from '../helpers/assertions.ts';
 import { ociImage, sha256 } from '../helpers/oci.ts';
 import { listTree, rawRequest } from '../helpers/raw-http.ts';
+import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
 
 /**
  * Traversal attempts sent as raw paths (fetch would normalise them). The storage root is nested
@@ -19,7 +17,7 @@ import { listTree, rawRequest } from '../helpers/raw-http.ts';
 describe('path traversal never reaches the filesystem', () => {
   let sandbox: string;
   let root: string;
-  let running: RunningRegistry;
+  let running: TestRegistry;
   let before_: string[];
   const marker = `escape${randomBytes(4).toString('hex')}`;
   const manifest = ociImage({ layers: 0 }).manifest;
@@ -28,12 +26,11 @@ describe('path traversal never reaches the filesystem', () => {
     sandbox = await mkdtemp(path.join(tmpdir(), 'dockyard-traversal-'));
     root = path.join(sandbox, 'store', 'root');
     await mkdir(root, { recursive: true });
-    const { config } = parseConfig({ http: { addr: '127.0.0.1:0' }, storage: { filesystem: { rootdirectory: root } } });
-    running = await startRegistry(config, createLogger(process.env.DOCKYARD_TEST_LOG ?? 'silent'));
+    running = await startTestRegistry({ storage: { filesystem: { rootdirectory: root } } });
     before_ = await listTree(sandbox);
   });
   after(async () => {
-    await running.close();
+    await running.stop();
     await rm(sandbox, { recursive: true, force: true });
   });
 

@@ -4,17 +4,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseConfig } from '../../src/config/load.ts';
-import { createLogger } from '../../src/logger.ts';
-import { startRegistry, type RunningRegistry } from '../../src/server.ts';
 import { expectError } from '../helpers/assertions.ts';
 import { Client, bytes, withDigest } from '../helpers/client.ts';
 import { ociImage, sha256, sha512 } from '../helpers/oci.ts';
+import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
 
 /** A registry on a given storage root, so that a second one can take over the same data. */
-async function registryOn(root: string): Promise<{ running: RunningRegistry; c: Client }> {
-  const { config } = parseConfig({ http: { addr: '127.0.0.1:0' }, storage: { filesystem: { rootdirectory: root } } });
-  const running = await startRegistry(config, createLogger(process.env.DOCKYARD_TEST_LOG ?? 'silent'));
+async function registryOn(root: string): Promise<{ running: TestRegistry; c: Client }> {
+  const running = await startTestRegistry({ storage: { filesystem: { rootdirectory: root } } });
   return { running, c: new Client(running.url) };
 }
 
@@ -25,13 +22,13 @@ async function acrossRestart<T>(root: string, first: (c: Client) => Promise<T>, 
   try {
     carried = await first(a.c);
   } finally {
-    await a.running.close();
+    await a.running.stop();
   }
   const b = await registryOn(root);
   try {
     await second(b.c, carried);
   } finally {
-    await b.running.close();
+    await b.running.stop();
   }
 }
 

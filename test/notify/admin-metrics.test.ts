@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { randomBlob } from '../helpers/oci.ts';
 import { eventsOf, failFirst, ok } from '../helpers/receiver.ts';
-import { adminJson, assertValidEvent, committedSchema, drained, jsonSchemaViolations, startWithReceiver, V1, type Harness } from './support.ts';
+import { committedSchema, jsonSchemaViolations } from './json-schema.ts';
+import { adminJson, assertValidEvent, drained, resetBeforeEach, useWithReceiver, V1 } from './support.ts';
 
 interface Attempt {
   endpoint: string;
@@ -24,23 +25,17 @@ interface PingResult {
 }
 
 describe('the notifications admin API and metrics', { timeout: 30_000 }, () => {
-  let h: Harness;
+  const h = useWithReceiver({
+    endpoint: { timeout: '300ms' },
+    config: { http: { debug: { addr: '127.0.0.1:0', prometheus: { enabled: true } } } },
+  });
   let metricsUrl: string;
 
-  before(async () => {
-    h = await startWithReceiver({
-      endpoint: { timeout: '300ms' },
-      config: { http: { debug: { addr: '127.0.0.1:0', prometheus: { enabled: true } } } },
-    });
+  before(() => {
     assert.ok(h.registry.debugPort, 'the debug server is listening');
     metricsUrl = `http://127.0.0.1:${h.registry.debugPort}/metrics`;
   });
-  after(() => h?.stop());
-  beforeEach(async () => {
-    h.receiver.behaviour = ok;
-    await drained(h.registry);
-    h.receiver.clear();
-  });
+  resetBeforeEach(h, ok);
 
   const ping = (name = 'hook', status = 200) => adminJson<PingResult>(h.registry, `/notifications/endpoints/${name}/ping`, { method: 'POST' }, status);
   const deliveries = (query = '') => adminJson<{ endpoint: string; deliveries: Attempt[] }>(h.registry, `/notifications/endpoints/hook/deliveries${query}`);

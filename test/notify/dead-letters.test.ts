@@ -8,7 +8,7 @@ import type { Event } from '../../src/notify/event.ts';
 import { randomBlob } from '../helpers/oci.ts';
 import { eventsOf, failFirst, ok, WebhookReceiver } from '../helpers/receiver.ts';
 import { startTestRegistry } from '../helpers/registry.ts';
-import { adminJson, assertEnvelopes, endpoint, endpointState, eventually, NotifyClient, startWithReceiver, type Harness } from './support.ts';
+import { adminJson, assertEnvelopes, endpoint, endpointState, eventually, NotifyClient, useWithReceiver, type Harness } from './support.ts';
 
 interface DeadLetter {
   event: Event;
@@ -31,11 +31,7 @@ async function push(h: Harness, repo: string): Promise<string> {
 }
 
 describe('dead letters and redelivery (maxattempts)', { timeout: 30_000 }, () => {
-  let h: Harness;
-  before(async () => {
-    h = await startWithReceiver({ endpoint: { maxattempts: 3 }, behaviour: () => ({ status: 500, body: 'receiver is down' }) });
-  });
-  after(() => h?.stop());
+  const h = useWithReceiver({ endpoint: { maxattempts: 3 }, behaviour: () => ({ status: 500, body: 'receiver is down' }) });
 
   it('dead-letters an event after maxattempts, lists it, and counts it in the endpoint state', async () => {
     const digest = await push(h, 'dead/app');
@@ -87,11 +83,7 @@ describe('dead letters and redelivery (maxattempts)', { timeout: 30_000 }, () =>
 });
 
 describe('dead letters by age (maxage)', { timeout: 30_000 }, () => {
-  let h: Harness;
-  before(async () => {
-    h = await startWithReceiver({ endpoint: { maxage: '300ms' }, behaviour: () => ({ status: 502 }) });
-  });
-  after(() => h?.stop());
+  const h = useWithReceiver({ endpoint: { maxage: '300ms' }, behaviour: () => ({ status: 502 }) });
 
   it('dead-letters an event once it is older than maxage', async () => {
     const digest = await push(h, 'old/app');
@@ -103,11 +95,7 @@ describe('dead letters by age (maxage)', { timeout: 30_000 }, () => {
 });
 
 describe('410 Gone', { timeout: 30_000 }, () => {
-  let h: Harness;
-  before(async () => {
-    h = await startWithReceiver({ behaviour: failFirst(1, { status: 410, body: 'gone' }) });
-  });
-  after(() => h?.stop());
+  const h = useWithReceiver({ behaviour: failFirst(1, { status: 410, body: 'gone' }) });
 
   it('disables the endpoint until it is enabled again, then delivers the queued events in order', async () => {
     const first = await push(h, 'gone/app');

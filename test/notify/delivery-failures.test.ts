@@ -1,29 +1,20 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import type { Event } from '../../src/notify/event.ts';
 import { freePort } from '../helpers/child-registry.ts';
 import { randomBlob } from '../helpers/oci.ts';
 import { eventsOf, failFirst, ok, WebhookReceiver, type Behaviour, type Reply } from '../helpers/receiver.ts';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
-import { assertEnvelopes, drained, endpoint, NotifyClient, startWithReceiver, type Harness } from './support.ts';
+import { assertEnvelopes, drained, endpoint, NotifyClient, resetBeforeEach, useWithReceiver } from './support.ts';
 
 /**
  * A receiver that fails for a while (5xx, 429, redirects, no answer, reset connections) still
  * gets every event once it recovers: in order, each id accepted exactly once.
  */
 describe('delivery to a receiver that fails for a while', { timeout: 60_000 }, () => {
-  let h: Harness;
-
-  before(async () => {
-    // timeout 500ms, backoff 20ms, threshold 2, maxbackoff 100ms (see support.endpoint)
-    h = await startWithReceiver();
-  });
-  after(() => h?.stop());
-  beforeEach(async () => {
-    h.receiver.behaviour = ok;
-    await drained(h.registry);
-    h.receiver.clear();
-  });
+  // timeout 500ms, backoff 20ms, threshold 2, maxbackoff 100ms (see support.endpoint)
+  const h = useWithReceiver();
+  resetBeforeEach(h, ok);
 
   /** Pushes `n` fresh blobs in sequence; returns their digests in push order. */
   async function pushBlobs(n: number, repo = 'fail/app'): Promise<string[]> {

@@ -1,21 +1,19 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { freePort } from '../helpers/child-registry.ts';
 import { MediaTypes, randomBlob, sha256 } from '../helpers/oci.ts';
-import { actions, assertEnvelopes, blobTarget, drained, manifestTarget, startWithReceiver, type Harness } from './support.ts';
+import { actions, assertEnvelopes, blobTarget, drained, manifestTarget, useWithReceiver } from './support.ts';
 
 /** Settings that change what events say: `http.host` in their URLs, `includereferences`. */
 for (const trailing of ['', '/']) {
   describe(`event URLs with http.host set${trailing ? ' (with a trailing slash)' : ''}`, { timeout: 30_000 }, () => {
-    let h: Harness;
     let publicUrl: string;
-    before(async () => {
+    const h = useWithReceiver(async () => {
       const port = await freePort();
       publicUrl = `http://127.0.0.1:${port}`;
-      h = await startWithReceiver({ config: { http: { addr: `127.0.0.1:${port}`, host: `${publicUrl}${trailing}` } } });
+      return { config: { http: { addr: `127.0.0.1:${port}`, host: `${publicUrl}${trailing}` } } };
     });
-    after(() => h?.stop());
 
     it('builds target URLs on the public URL, with exactly one slash before /v2/', async () => {
       const blob = randomBlob(48);
@@ -30,11 +28,7 @@ for (const trailing of ['', '/']) {
 }
 
 describe('references of a manifest with foreign (non-distributable) layers', { timeout: 30_000 }, () => {
-  let h: Harness;
-  before(async () => {
-    h = await startWithReceiver({ notifications: { events: { includereferences: true } } });
-  });
-  after(() => h?.stop());
+  const h = useWithReceiver({ notifications: { events: { includereferences: true } } });
 
   it('lists every descriptor the manifest references, foreign layers included, as Distribution does', async () => {
     const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'windows', nonce: randomBytes(8).toString('hex') }));

@@ -1,27 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { MediaTypes, ociImage, randomBlob, sha256, type ImageFixture } from '../helpers/oci.ts';
 import {
-  actions, assertEnvelopes, assertGoldenShape, assertRequest, blobTarget, drained, manifestTarget, OCTET, startWithReceiver, type Harness,
+  actions, assertEnvelopes, assertGoldenShape, assertRequest, blobTarget, drained, manifestTarget, OCTET,
+  received, resetBeforeEach, useWithReceiver,
 } from './support.ts';
 
 /** Pulls, existence checks and deletes, each driven over HTTP, and the exact events a real receiver gets. */
 describe('events for pulls and deletes', { timeout: 60_000 }, () => {
-  let h: Harness;
-
-  before(async () => {
-    h = await startWithReceiver();
-  });
-  after(() => h?.stop());
-  beforeEach(async () => {
-    await drained(h.registry);
-    h.receiver.clear();
-  });
-
-  async function received() {
-    await drained(h.registry);
-    return assertEnvelopes(h.receiver);
-  }
+  const h = useWithReceiver();
+  resetBeforeEach(h);
 
   /** Pushes an image and forgets its push events. */
   async function pushed(repo: string, tag: string): Promise<ImageFixture> {
@@ -41,7 +29,7 @@ describe('events for pulls and deletes', { timeout: 60_000 }, () => {
     const image = await pushed('pull/blob', 'v1');
     const layer = image.layers[0]!;
     assert.equal((await get(`/v2/pull/blob/blobs/${layer.digest}`)).status, 200);
-    const events = await received();
+    const events = await received(h);
     assert.equal(events.length, 1, actions(events).join(', '));
     assert.equal(events[0]!.action, 'pull');
     assert.deepEqual(events[0]!.target, blobTarget(h.registry, 'pull/blob', layer));
@@ -54,20 +42,20 @@ describe('events for pulls and deletes', { timeout: 60_000 }, () => {
     const layer = image.layers[0]!;
     const partial = await get(`/v2/pull/range/blobs/${layer.digest}`, { headers: { range: 'bytes=10-99' } });
     assert.equal(partial.status, 206);
-    const events = await received();
+    const events = await received(h);
     assert.equal(events.length, 1, actions(events).join(', '));
     assert.deepEqual(events[0]!.target, blobTarget(h.registry, 'pull/range', layer), 'the target is the whole blob');
     h.receiver.clear();
     const beyond = await get(`/v2/pull/range/blobs/${layer.digest}`, { headers: { range: `bytes=${layer.data.length + 10}-` } });
     assert.equal(beyond.status, 416);
-    assert.deepEqual(actions(await received()), []);
+    assert.deepEqual(actions(await received(h)), []);
   });
 
   it('emits one pull naming the tag for a manifest GET by tag, and one without a tag for a GET by digest', async () => {
     const image = await pushed('pull/manifest', 'v1');
     assert.equal((await get('/v2/pull/manifest/manifests/v1')).status, 200);
     assert.equal((await get(`/v2/pull/manifest/manifests/${image.digest}`)).status, 200);
-    const events = await received();
+    const events = await received(h);
     assert.equal(events.length, 2, actions(events).join(', '));
     assert.deepEqual(events[0]!.target, manifestTarget(h.registry, 'pull/manifest', image, 'v1'));
     assert.deepEqual(events[1]!.target, manifestTarget(h.registry, 'pull/manifest', image));
@@ -80,7 +68,7 @@ describe('events for pulls and deletes', { timeout: 60_000 }, () => {
     assert.equal((await get('/v2/pull/head/manifests/v1', { method: 'HEAD' })).status, 200);
     assert.equal((await get(`/v2/pull/head/manifests/${image.digest}`, { method: 'HEAD' })).status, 200);
     assert.equal((await get(`/v2/pull/head/blobs/${image.config.digest}`, { method: 'HEAD' })).status, 200);
-    assert.deepEqual(actions(await received()), []);
+    assert.deepEqual(actions(await received(h)), []);
   });
 
   it('emits nothing for GETs of unknown content, nor for a manifest GET refused by its Accept header', async () => {
@@ -92,7 +80,7 @@ describe('events for pulls and deletes', { timeout: 60_000 }, () => {
     assert.equal((await get(`/v2/pull/other/blobs/${image.config.digest}`)).status, 404, 'blob of another repository');
     const refused = await get('/v2/pull/none/manifests/v1', { headers: { accept: MediaTypes.dockerManifest } });
     assert.equal(refused.status, 404, 'manifest type not accepted');
-    assert.deepEqual(actions(await received()), []);
+    assert.deepEqual(actions(await received(h)), []);
   });
 
   it('emits one manifest delete and one tag delete per tag removed when a manifest is deleted by digest', async () => {
@@ -104,7 +92,7 @@ describe('events for pulls and deletes', { timeout: 60_000 }, () => {
     h.receiver.clear();
     const res = await h.client.fetch(`/v2/del/manifest/manifests/${image.digest}`, { method: 'DELETE' });
     assert.equal(res.status, 202);
-    const events = await received();
+    const events = await received(h);
     assert.equal(events.length, 4, actions(events).join(', '));
     assert.ok(events.every((e) => e.action === 'delete'));
     assert.deepEqual(events[0]!.target, { mediaType: image.mediaType, digest: image.digest, repository: 'del/manifest' });
@@ -120,7 +108,7 @@ describe('events for pulls and deletes', { timeout: 60_000 }, () => {
     const image = await pushed('del/tag', 'v1');
     const res = await h.client.fetch('/v2/del/tag/manifests/v1', { method: 'DELETE' });
     assert.equal(res.status, 202);
-    const events = await received();
+    const events = await received(h);
     assert.equal(events.length, 1, actions(events).join(', '));
     assert.deepEqual(events[0]!.target, { repository: 'del/tag', tag: 'v1' });
     assertRequest(events[0]!, h.registry, 'DELETE');
@@ -135,7 +123,7 @@ describe('events for pulls and deletes', { timeout: 60_000 }, () => {
     h.receiver.clear();
     const res = await h.client.fetch(`/v2/del/blob/blobs/${blob.digest}`, { method: 'DELETE' });
     assert.equal(res.status, 202);
-    const events = await received();
+    const events = await received(h);
     assert.equal(events.length, 1, actions(events).join(', '));
     assert.deepEqual(events[0]!.target, { mediaType: OCTET, digest: blob.digest, repository: 'del/blob' });
     assertRequest(events[0]!, h.registry, 'DELETE');
@@ -150,16 +138,12 @@ describe('events for pulls and deletes', { timeout: 60_000 }, () => {
       await res.arrayBuffer();
       assert.equal(res.status, 404, `DELETE ${p}`);
     }
-    assert.deepEqual(actions(await received()), []);
+    assert.deepEqual(actions(await received(h)), []);
   });
 });
 
 describe('events when deletion is disabled', { timeout: 30_000 }, () => {
-  let h: Harness;
-  before(async () => {
-    h = await startWithReceiver({ config: { storage: { delete: { enabled: false } } } });
-  });
-  after(() => h?.stop());
+  const h = useWithReceiver({ config: { storage: { delete: { enabled: false } } } });
 
   it('emits nothing for a refused manifest or blob delete', async () => {
     const image = await h.client.pushImage('nodel/app', 'v1', ociImage({ layers: 1 }));

@@ -1,35 +1,22 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { bytes, withDigest } from '../helpers/client.ts';
 import { imageIndex, manifestDescriptor, MediaTypes, ociImage, randomBlob, sha256 } from '../helpers/oci.ts';
 import {
-  actions, assertEnvelopes, assertGoldenShape, assertRequest, blobTarget, drained, manifestTarget, startWithReceiver, type Harness,
+  actions, assertEnvelopes, assertGoldenShape, assertRequest, blobTarget, drained, manifestTarget,
+  received, resetBeforeEach, useWithReceiver,
 } from './support.ts';
 
 /** Pushes and mounts, each driven over HTTP, and the exact events a real receiver gets for them. */
 describe('events for pushes and mounts', { timeout: 60_000 }, () => {
-  let h: Harness;
-
-  before(async () => {
-    h = await startWithReceiver();
-  });
-  after(() => h?.stop());
-  beforeEach(async () => {
-    await drained(h.registry);
-    h.receiver.clear();
-  });
-
-  /** Everything the receiver got since the test began, once the queue is empty; envelopes checked. */
-  async function received() {
-    await drained(h.registry);
-    return assertEnvelopes(h.receiver);
-  }
+  const h = useWithReceiver();
+  resetBeforeEach(h);
 
   it('emits one push event for a monolithic blob push, shaped like Distribution’s', async () => {
     const blob = randomBlob(777);
     const res = await h.client.pushBlob('mono/app', blob.data, blob.digest);
     assert.equal(res.status, 201);
-    const events = await received();
+    const events = await received(h);
     assert.equal(events.length, 1, actions(events).join(', '));
     const [e] = events;
     assert.equal(e!.action, 'push');
@@ -47,7 +34,7 @@ describe('events for pushes and mounts', { timeout: 60_000 }, () => {
       headers: { 'content-type': 'application/octet-stream' },
     });
     assert.equal(res.status, 201);
-    const events = await received();
+    const events = await received(h);
     assert.equal(events.length, 1, actions(events).join(', '));
     assert.deepEqual(events[0]!.target, blobTarget(h.registry, 'single/app', blob));
     assertRequest(events[0]!, h.registry, 'POST');
@@ -61,7 +48,7 @@ describe('events for pushes and mounts', { timeout: 60_000 }, () => {
       assert.equal(res.status, 202);
       location = res.headers.get('location')!;
     }
-    assert.deepEqual(actions(await received()), [], 'no event before the upload completes');
+    assert.deepEqual(actions(await received(h)), [], 'no event before the upload completes');
     const last = blob.data.subarray(2000);
     const res = await h.client.fetch(withDigest(location, blob.digest), {
       method: 'PUT',
@@ -69,7 +56,7 @@ describe('events for pushes and mounts', { timeout: 60_000 }, () => {
       headers: { 'content-type': 'application/octet-stream', 'content-range': `2000-${blob.data.length - 1}` },
     });
     assert.equal(res.status, 201, await res.text());
-    const events = await received();
+    const events = await received(h);
     assert.equal(events.length, 1, actions(events).join(', '));
     assert.deepEqual(events[0]!.target, blobTarget(h.registry, 'chunked/app', blob));
     assertRequest(events[0]!, h.registry, 'PUT');
@@ -78,7 +65,7 @@ describe('events for pushes and mounts', { timeout: 60_000 }, () => {
   it('emits one event per blob and one manifest push naming the tag, in push order, without references by default', async () => {
     const image = ociImage({ layers: 2 });
     await h.client.pushImage('img/app', 'v1', image);
-    const events = await received();
+    const events = await received(h);
     assert.equal(events.length, 4, actions(events).join(', '));
     for (const [i, blob] of [image.config, ...image.layers].entries()) {
       assert.deepEqual(events[i]!.target, blobTarget(h.registry, 'img/app', blob), `blob event ${i}`);
@@ -99,7 +86,7 @@ describe('events for pushes and mounts', { timeout: 60_000 }, () => {
     h.receiver.clear();
     const res = await h.client.pushManifest('bydigest/app', image.digest, image.manifest, image.mediaType);
     assert.equal(res.status, 201);
-    const events = await received();
+    const events = await received(h);
     assert.equal(events.length, 1, actions(events).join(', '));
     assert.deepEqual(events[0]!.target, manifestTarget(h.registry, 'bydigest/app', image));
   });
@@ -116,7 +103,7 @@ describe('events for pushes and mounts', { timeout: 60_000 }, () => {
     }
     const index = imageIndex(children.map(manifestDescriptor));
     assert.equal((await h.client.pushManifest('multi/app', 'latest', index.manifest, index.mediaType)).status, 201);
-    const events = await received();
+    const events = await received(h);
     assert.equal(events.length, 3, actions(events).join(', '));
     assert.deepEqual(events[0]!.target, manifestTarget(h.registry, 'multi/app', children[0]!));
     assert.deepEqual(events[1]!.target, manifestTarget(h.registry, 'multi/app', children[1]!));
@@ -131,7 +118,7 @@ describe('events for pushes and mounts', { timeout: 60_000 }, () => {
     h.receiver.clear();
     const res = await h.client.fetch(`/v2/mount/dest/blobs/uploads/?mount=${blob.digest}&from=mount/source`, { method: 'POST' });
     assert.equal(res.status, 201);
-    const events = await received();
+    const events = await received(h);
     assert.equal(events.length, 1, actions(events).join(', '));
     const e = events[0]!;
     assert.equal(e.action, 'mount');
@@ -152,7 +139,7 @@ describe('events for pushes and mounts', { timeout: 60_000 }, () => {
     const blob = randomBlob(100);
     const res = await h.client.fetch(`/v2/mount/other/blobs/uploads/?mount=${blob.digest}&from=mount/nowhere`, { method: 'POST' });
     assert.equal(res.status, 202);
-    assert.deepEqual(actions(await received()), []);
+    assert.deepEqual(actions(await received(h)), []);
   });
 
   it('emits nothing for rejected pushes: digest mismatch, missing blob, wrong manifest digest, bad chunk, cancelled upload', async () => {
@@ -182,21 +169,17 @@ describe('events for pushes and mounts', { timeout: 60_000 }, () => {
     h.receiver.clear();
     const byWrongDigest = await h.client.pushManifest('reject/app', wrong, image.manifest, image.mediaType);
     assert.equal(byWrongDigest.status, 400, 'manifest PUT by a digest that is not its own');
-    assert.deepEqual(actions(await received()), [], 'no event for any rejected operation');
+    assert.deepEqual(actions(await received(h)), [], 'no event for any rejected operation');
 
     // The pipeline is alive: the next good operation is reported, alone.
     assert.equal((await h.client.pushBlob('reject/app', blob.data, blob.digest)).status, 201);
-    const events = await received();
+    const events = await received(h);
     assert.deepEqual(actions(events), [`push reject/app@${blob.digest.slice(7, 19)}`]);
   });
 });
 
 describe('events with notifications.events.includereferences on', { timeout: 60_000 }, () => {
-  let h: Harness;
-  before(async () => {
-    h = await startWithReceiver({ notifications: { events: { includereferences: true } } });
-  });
-  after(() => h?.stop());
+  const h = useWithReceiver({ notifications: { events: { includereferences: true } } });
 
   it('lists the config and layers of an image, and the children of an index, as references', async () => {
     const child = ociImage({ layers: 2 });

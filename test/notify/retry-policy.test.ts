@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it, type TestContext } from 'node:test';
 import { randomBlob } from '../helpers/oci.ts';
 import type { Behaviour } from '../helpers/receiver.ts';
-import { startWithReceiver, type Harness } from './support.ts';
+import { startWithReceiver, type Harness, type StartedHarness } from './support.ts';
 
 /**
  * Edges of the retry policy: settings Distribution treats as "use the default", receivers that ask
@@ -13,7 +13,7 @@ import { startWithReceiver, type Harness } from './support.ts';
 
 /** A harness, or null when the registry refuses the config (also acceptable for zero settings). */
 async function tryStart(t: TestContext, endpoint: Record<string, unknown>, behaviour: Behaviour): Promise<Harness | null> {
-  let h: Harness;
+  let h: StartedHarness;
   try {
     h = await startWithReceiver({ endpoint, behaviour });
   } catch (err) {

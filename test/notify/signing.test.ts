@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { sign, verify } from '../../src/notify/signing.ts';
 import { randomBlob } from '../helpers/oci.ts';
 import { eventsOf, failFirst, ok, type ReceivedRequest } from '../helpers/receiver.ts';
 import { startTestRegistry } from '../helpers/registry.ts';
-import { assertEnvelopes, drained, startWithReceiver, type Harness } from './support.ts';
+import { assertEnvelopes, drained, resetBeforeEach, useWithReceiver } from './support.ts';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 
@@ -55,16 +55,8 @@ describe('Standard Webhooks signing', () => {
 });
 
 describe('signed deliveries', { timeout: 30_000 }, () => {
-  let h: Harness;
-  before(async () => {
-    h = await startWithReceiver({ endpoint: { secret: SECRET, headers: { Authorization: ['Bearer token-1'], 'X-Team': 'infra' } } });
-  });
-  after(() => h?.stop());
-  beforeEach(async () => {
-    h.receiver.behaviour = ok;
-    await drained(h.registry);
-    h.receiver.clear();
-  });
+  const h = useWithReceiver({ endpoint: { secret: SECRET, headers: { Authorization: ['Bearer token-1'], 'X-Team': 'infra' } } });
+  resetBeforeEach(h, ok);
 
   it('signs every delivery so that an independent consumer verifies it, with webhook-id equal to the event id', async () => {
     for (let i = 0; i < 3; i++) {
@@ -106,14 +98,10 @@ describe('signed deliveries', { timeout: 30_000 }, () => {
 });
 
 describe('signed batched deliveries', { timeout: 30_000 }, () => {
-  let h: Harness;
-  before(async () => {
-    h = await startWithReceiver({
-      endpoint: { secret: SECRET, batch: { maxevents: 3, maxwait: '300ms' } },
-      behaviour: failFirst(1, { status: 503 }),
-    });
+  const h = useWithReceiver({
+    endpoint: { secret: SECRET, batch: { maxevents: 3, maxwait: '300ms' } },
+    behaviour: failFirst(1, { status: 503 }),
   });
-  after(() => h?.stop());
 
   it('keeps one webhook-id for a batch across its retries, and the batch verifies', async () => {
     await Promise.all(

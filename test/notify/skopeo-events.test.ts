@@ -3,11 +3,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import type { Event } from '../../src/notify/event.ts';
 import { buildImage, buildIndex, descriptor, imageBlobs, indexBlobs, MediaType, readLayout, Skopeo, writeLayout, type Image } from '../e2e/skopeo-fixtures.ts';
 import {
-  actions, assertEnvelopes, assertGoldenShape, assertRequest, blobTarget, drained, startWithReceiver, type Harness,
+  actions, assertGoldenShape, assertRequest, blobTarget, received, resetBeforeEach, useWithReceiver,
 } from './support.ts';
 
 /**
@@ -16,7 +16,7 @@ import {
  * in Distribution's shape, with references on as in the golden samples.
  */
 describe('events for a real skopeo push, pull, copy and delete', { timeout: 120_000 }, () => {
-  let h: Harness;
+  const h = useWithReceiver({ notifications: { events: { includereferences: true } } });
   let skopeo: Skopeo;
   let work: string;
   let host: string;
@@ -28,22 +28,12 @@ describe('events for a real skopeo push, pull, copy and delete', { timeout: 120_
     work = await mkdtemp(path.join(tmpdir(), 'dockyard-notify-skopeo-'));
     skopeo = await Skopeo.create(path.join(work, 'skopeo'));
     await writeLayout(path.join(work, 'layout'), imageBlobs(image), descriptor(image.mediaType, image.manifest), 'v1');
-    h = await startWithReceiver({ notifications: { events: { includereferences: true } } });
     host = `127.0.0.1:${h.registry.port}`;
   });
   after(async () => {
-    await h?.stop();
     if (work) await rm(work, { recursive: true, force: true });
   });
-  beforeEach(async () => {
-    await drained(h.registry);
-    h.receiver.clear();
-  });
-
-  async function received(): Promise<Event[]> {
-    await drained(h.registry);
-    return assertEnvelopes(h.receiver);
-  }
+  resetBeforeEach(h);
 
   const references = () => [
     { mediaType: 'application/vnd.oci.image.config.v1+json', size: image.config.data.length, digest: image.config.digest },
@@ -65,7 +55,7 @@ describe('events for a real skopeo push, pull, copy and delete', { timeout: 120_
 
   it('sends one push per uploaded blob, then one manifest push with tag and references', async () => {
     await skopeo.run('copy', '--dest-tls-verify=false', `oci:${path.join(work, 'layout')}:v1`, `docker://${host}/sko/app:v1`);
-    const events = await received();
+    const events = await received(h);
     assert.equal(events.length, 4, actions(events).join(', '));
     const blobEvents = events.slice(0, 3);
     assert.ok(blobEvents.every((e) => e.action === 'push'));
@@ -81,7 +71,7 @@ describe('events for a real skopeo push, pull, copy and delete', { timeout: 120_
 
   it('sends only a manifest push when the same image is pushed under a second tag (its HEAD checks emit nothing)', async () => {
     await skopeo.run('copy', '--dest-tls-verify=false', `oci:${path.join(work, 'layout')}:v1`, `docker://${host}/sko/app:v2`);
-    const events = await received();
+    const events = await received(h);
     assert.deepEqual(events.map((e) => [e.action, e.target]), [['push', manifestTarget('sko/app', 'v2')]]);
   });
 
@@ -90,7 +80,7 @@ describe('events for a real skopeo push, pull, copy and delete', { timeout: 120_
     await skopeo.run('copy', '--src-tls-verify=false', `docker://${host}/sko/app:v1`, `oci:${out}:v1`);
     const { blobs: pulled } = await readLayout(out);
     assert.ok(pulled.get(image.manifest.digest)?.equals(image.manifest.data), 'the pulled manifest is the pushed one');
-    const events = await received();
+    const events = await received(h);
     assert.equal(events.length, 4, actions(events).join(', '));
     assert.ok(events.every((e) => e.action === 'pull'));
     assert.deepEqual(events[0]!.target, manifestTarget('sko/app', 'v1'));
@@ -102,7 +92,7 @@ describe('events for a real skopeo push, pull, copy and delete', { timeout: 120_
 
   it('sends a mount naming fromRepository for each layer skopeo mounts when copying to another repository', async () => {
     await skopeo.run('copy', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${host}/sko/app:v1`, `docker://${host}/sko/copy:v1`);
-    const events = await received();
+    const events = await received(h);
     const mounts = events.filter((e) => e.action === 'mount').sort(byDigest);
     assert.deepEqual(
       mounts.map((e) => e.target),
@@ -127,7 +117,7 @@ describe('events for a real skopeo push, pull, copy and delete', { timeout: 120_
 
   it('sends the lookup pull, one manifest delete and one tag delete per tag for a skopeo delete', async () => {
     await skopeo.run('delete', '--tls-verify=false', `docker://${host}/sko/app:v1`);
-    const events = await received();
+    const events = await received(h);
     assert.deepEqual(actions(events), [
       `pull sko/app:v1@${image.manifest.digest.slice(7, 19)}`,
       `delete sko/app@${image.manifest.digest.slice(7, 19)}`,
@@ -150,7 +140,7 @@ describe('events for a real skopeo push, pull, copy and delete', { timeout: 120_
     const dir = path.join(work, 'index-layout');
     await writeLayout(dir, indexBlobs(multi), descriptor(MediaType.ociIndex, multi.index), 'multi');
     await skopeo.run('copy', '--all', '--dest-tls-verify=false', `oci:${dir}:multi`, `docker://${host}/sko/multi:v1`);
-    const events = await received();
+    const events = await received(h);
     const short = (d: string) => d.slice(7, 19);
     assert.equal(events.length, 9, actions(events).join(', '));
     assert.ok(events.every((e) => e.action === 'push'));

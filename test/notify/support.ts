@@ -4,10 +4,13 @@ import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { beforeEach } from 'node:test';
 import { eventSchema, type Event, type EventTarget } from '../../src/notify/event.ts';
 import { Client } from '../helpers/client.ts';
 import { ok, WebhookReceiver, eventsOf, type Behaviour } from '../helpers/receiver.ts';
-import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { startTestRegistry, type RegistryHarness, type TestRegistry } from '../helpers/registry.ts';
+import { suiteFixture } from '../helpers/suite-fixture.ts';
+import { committedSchema, jsonSchemaViolations } from './json-schema.ts';
 
 /** Shared pieces of the notification acceptance tests: a registry wired to a real receiver, and event checks. */
 
@@ -31,17 +34,24 @@ export function endpoint(receiver: WebhookReceiver, overrides: Record<string, un
   return { name: 'hook', url: receiver.url(), timeout: '500ms', backoff: '20ms', threshold: 2, maxbackoff: '100ms', ...overrides };
 }
 
-export interface Harness {
-  registry: TestRegistry;
-  client: NotifyClient;
-  receiver: WebhookReceiver;
+/** A registry, a client of it, and the receiver its one endpoint (`hook`) points at. */
+export interface Harness extends RegistryHarness<NotifyClient> {
+  readonly receiver: WebhookReceiver;
+}
+
+export interface StartedHarness extends Harness {
   stop(): Promise<void>;
 }
 
+export interface HarnessOptions {
+  endpoint?: Record<string, unknown>;
+  notifications?: Record<string, unknown>;
+  config?: Record<string, unknown>;
+  behaviour?: Behaviour;
+}
+
 /** A receiver plus a registry with one endpoint (`hook`) pointing at it. */
-export async function startWithReceiver(
-  opts: { endpoint?: Record<string, unknown>; notifications?: Record<string, unknown>; config?: Record<string, unknown>; behaviour?: Behaviour } = {},
-): Promise<Harness> {
+export async function startWithReceiver(opts: HarnessOptions = {}): Promise<StartedHarness> {
   const receiver = await WebhookReceiver.start(opts.behaviour ?? ok);
   let registry: TestRegistry;
   try {
@@ -62,6 +72,41 @@ export async function startWithReceiver(
       await registry.stop();
     },
   };
+}
+
+/**
+ * startWithReceiver for the describe block this is called in: started in a `before` hook, stopped
+ * in an `after` hook (see suiteFixture). `opts` may be a function, called in the hook.
+ */
+export function useWithReceiver(opts: HarnessOptions | (() => HarnessOptions | Promise<HarnessOptions>) = {}): Harness {
+  const started = suiteFixture(
+    'the notification harness',
+    async () => startWithReceiver(typeof opts === 'function' ? await opts() : opts),
+    (h) => h.stop(),
+  );
+  return {
+    get registry() {
+      return started().registry;
+    },
+    get client() {
+      return started().client;
+    },
+    get receiver() {
+      return started().receiver;
+    },
+  };
+}
+
+/**
+ * Before each test of the current describe block: the receiver back to `behaviour` (when given),
+ * the endpoint's queue drained, and what the receiver got so far forgotten.
+ */
+export function resetBeforeEach(h: Harness, behaviour?: Behaviour): void {
+  beforeEach(async () => {
+    if (behaviour) h.receiver.behaviour = behaviour;
+    await drained(h.registry);
+    h.receiver.clear();
+  });
 }
 
 /** GET an admin JSON resource; asserts the status. */
@@ -103,6 +148,12 @@ export async function drained(registry: { url: string }, name = 'hook', timeoutM
     if (Date.now() > deadline) assert.fail(`endpoint ${name} still has ${state.pending} pending events after ${timeoutMs} ms`);
     await sleep(20);
   }
+}
+
+/** Everything the receiver got since it was last cleared, once the endpoint's queue is empty; envelopes checked. */
+export async function received(h: Harness): Promise<Event[]> {
+  await drained(h.registry);
+  return assertEnvelopes(h.receiver);
 }
 
 /** Polls `check` until it returns true; fails with `what` after `timeoutMs`. */
@@ -157,66 +208,6 @@ export function assertRequest(e: Event, registry: { port: number }, method: stri
   assert.deepEqual(Object.keys(e.source), ['addr', 'instanceID']);
   assert.equal(e.source.addr, `${hostname()}:${registry.port}`, 'source.addr');
   assert.match(e.source.instanceID, UUID, 'source.instanceID');
-}
-
-// --- the committed JSON Schema --------------------------------------------------------------
-
-let schemaCache: JsonSchema | undefined;
-/** schema/events.schema.json as committed (test/schema checks it is what the registry serves). */
-export function committedSchema(): JsonSchema {
-  schemaCache ??= JSON.parse(readFileSync(new URL('../../schema/events.schema.json', import.meta.url), 'utf8')) as JsonSchema;
-  return schemaCache;
-}
-
-export interface JsonSchema {
-  type?: string;
-  properties?: Record<string, JsonSchema>;
-  required?: string[];
-  additionalProperties?: boolean | JsonSchema;
-  items?: JsonSchema;
-  enum?: unknown[];
-  minimum?: number;
-  maximum?: number;
-  [keyword: string]: unknown;
-}
-
-const KNOWN_KEYWORDS = new Set(['$schema', 'title', 'description', 'type', 'properties', 'required', 'additionalProperties', 'items', 'enum', 'minimum', 'maximum']);
-
-/**
- * A small JSON Schema validator for the keywords the committed schema uses; fails loudly on any
- * other keyword rather than ignoring it. Returns the violations, as `path: message`.
- */
-export function jsonSchemaViolations(schema: JsonSchema, value: unknown, at = '$'): string[] {
-  for (const k of Object.keys(schema)) if (!KNOWN_KEYWORDS.has(k)) throw new Error(`schema keyword "${k}" at ${at} is not supported by this validator`);
-  const out: string[] = [];
-  const isObject = typeof value === 'object' && value !== null && !Array.isArray(value);
-  switch (schema.type) {
-    case undefined: break;
-    case 'object': if (!isObject) return [`${at}: not an object`]; break;
-    case 'array': if (!Array.isArray(value)) return [`${at}: not an array`]; break;
-    case 'integer': if (!Number.isInteger(value)) return [`${at}: not an integer`]; break;
-    case 'number': if (typeof value !== 'number') return [`${at}: not a number`]; break;
-    case 'string': if (typeof value !== 'string') return [`${at}: not a string`]; break;
-    case 'boolean': if (typeof value !== 'boolean') return [`${at}: not a boolean`]; break;
-    default: throw new Error(`schema type "${schema.type}" at ${at} is not supported by this validator`);
-  }
-  if (schema.enum && !schema.enum.includes(value)) out.push(`${at}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
-  if (typeof value === 'number') {
-    if (schema.minimum !== undefined && value < schema.minimum) out.push(`${at}: below ${schema.minimum}`);
-    if (schema.maximum !== undefined && value > schema.maximum) out.push(`${at}: above ${schema.maximum}`);
-  }
-  if (isObject) {
-    const obj = value as Record<string, unknown>;
-    for (const k of schema.required ?? []) if (!(k in obj)) out.push(`${at}: missing "${k}"`);
-    for (const [k, v] of Object.entries(obj)) {
-      const sub = schema.properties?.[k];
-      if (sub) out.push(...jsonSchemaViolations(sub, v, `${at}.${k}`));
-      else if (schema.additionalProperties === false) out.push(`${at}: unexpected "${k}"`);
-      else if (typeof schema.additionalProperties === 'object') out.push(...jsonSchemaViolations(schema.additionalProperties, v, `${at}.${k}`));
-    }
-  }
-  if (Array.isArray(value) && schema.items) value.forEach((v, i) => out.push(...jsonSchemaViolations(schema.items!, v, `${at}[${i}]`)));
-  return out;
 }
 
 // --- expected targets -------------------------------------------------------------------------

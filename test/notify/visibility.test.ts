@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import type { Event } from '../../src/notify/event.ts';
 import { eventsOf, type ReceivedRequest } from '../helpers/receiver.ts';
 import { ociImage, randomBlob } from '../helpers/oci.ts';
-import { actions, drained, startWithReceiver, type Harness } from './support.ts';
+import { actions, drained, useWithReceiver } from './support.ts';
 
 /**
  * Distribution can deliver a manifest push before the tag is stored. Ours must not: the receiver
  * looks the content up on the registry *before* answering each delivery and records what it saw.
  */
 describe('events are emitted only once their state is visible', { timeout: 60_000 }, () => {
-  let h: Harness;
   /** What the receiver saw for each event, looked up while the delivery was in flight. */
   const seen: { event: Event; path: string; status: number }[] = [];
 
@@ -25,23 +24,20 @@ describe('events are emitted only once their state is visible', { timeout: 60_00
     return null;
   }
 
-  before(async () => {
-    h = await startWithReceiver({
-      // The receiver's own GETs must not feed it more events.
-      endpoint: { ignore: { actions: ['pull'] } },
-      behaviour: async (request: ReceivedRequest) => {
-        for (const event of eventsOf(request)) {
-          const path = probe(event);
-          if (path === null) continue;
-          const res = await fetch(new URL(path, h.registry.url));
-          await res.arrayBuffer();
-          seen.push({ event, path, status: res.status });
-        }
-        return { status: 204 };
-      },
-    });
+  const h = useWithReceiver({
+    // The receiver's own GETs must not feed it more events.
+    endpoint: { ignore: { actions: ['pull'] } },
+    behaviour: async (request: ReceivedRequest) => {
+      for (const event of eventsOf(request)) {
+        const path = probe(event);
+        if (path === null) continue;
+        const res = await fetch(new URL(path, h.registry.url));
+        await res.arrayBuffer();
+        seen.push({ event, path, status: res.status });
+      }
+      return { status: 204 };
+    },
   });
-  after(() => h?.stop());
 
   function statusOf(predicate: (e: Event) => boolean): number[] {
     return seen.filter((s) => predicate(s.event)).map((s) => s.status);

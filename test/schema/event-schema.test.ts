@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { envelopeJsonSchema } from '../../src/notify/event.ts';
-import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { useTestRegistry } from '../helpers/registry.ts';
 
 describe('the event JSON Schema', () => {
-  let registry: TestRegistry;
-  before(async () => {
-    registry = await startTestRegistry();
-  });
-  after(() => registry.stop());
+  const h = useTestRegistry();
 
   it('is committed exactly as generated from the zod model (run `npm run schema` after a change)', async () => {
     const committed = JSON.parse(await readFile(new URL('../../schema/events.schema.json', import.meta.url), 'utf8'));
@@ -17,7 +13,7 @@ describe('the event JSON Schema', () => {
   });
 
   it('is served at a stable URL', async () => {
-    const res = await fetch(`${registry.url}/notifications/schema/events.json`);
+    const res = await fetch(`${h.registry.url}/notifications/schema/events.json`);
     assert.equal(res.status, 200);
     assert.match(res.headers.get('content-type') ?? '', /^application\/schema\+json/);
     const served = await res.json();
