@@ -38,7 +38,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { closeSync, fdatasyncSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -659,6 +659,8 @@ interface FloodResult {
   rejectedPosts?: number;
   /** Capacity run only: receiver resumed -> last event. */
   resumeToLastEventMs?: number;
+  /** Capacity run only: server CPU seconds from the resume to the last event (vs the wall time above). */
+  serverCpuSecondsWhileDraining?: number;
 }
 
 /**
@@ -685,12 +687,15 @@ async function measureFlood(
   const load = await drive(pool, repo, 'latest', CONCURRENCY, count, durationMs);
   const receivedAtLoadEnd = receiver.get(S.matched);
   let resumedAt = NaN;
+  let cpuAtResume = NaN;
   if (paused) {
     await sleep(1000);
     resumedAt = nowMs();
+    cpuAtResume = cpuSeconds(pid);
     await receiver.pause(false);
   }
   const complete = await receiver.waitFor(S.matched, load.ok, DRAIN_TIMEOUT_MS);
+  const cpuAtDrained = cpuSeconds(pid);
   await sleep(300); // late duplicates, if any
   const cpu = cpuSeconds(pid) - cpu0;
   const received = receiver.get(S.matched);
@@ -719,7 +724,13 @@ async function measureFlood(
     drainEventsPerSecond: backlog > 100 && afterMs > 0 ? Math.round(backlog / (afterMs / 1000)) : null,
     serverCpuSeconds: r2(cpu),
     serverCpuMsPerEvent: r3((cpu * 1000) / Math.max(1, load.ok)),
-    ...(paused ? { rejectedPosts: receiver.get(S.rejectedPosts) - rejected0, resumeToLastEventMs: r1(last - resumedAt) } : {}),
+    ...(paused
+      ? {
+          rejectedPosts: receiver.get(S.rejectedPosts) - rejected0,
+          resumeToLastEventMs: r1(last - resumedAt),
+          serverCpuSecondsWhileDraining: r2(cpuAtDrained - cpuAtResume),
+        }
+      : {}),
   };
 }
 
@@ -731,6 +742,8 @@ interface Run {
   config: ConfigKind;
   pid: number;
   startedAt: string;
+  /** sha256 over Dockyard's src/ when this server started (src may change under a long run). */
+  srcHash: string;
   /** 1-minute load average before and after: other work on the machine shows here. */
   loadAvgBefore: number;
   loadAvgAfter: number;
@@ -743,6 +756,7 @@ async function runOne(phase: Phase, kind: ConfigKind, receiver: Receiver): Promi
   const server = await startServer(kind, dir, receiver.url);
   const pool = new Pool(server.base, { connections: CONCURRENCY, pipelining: 1, keepAliveTimeout: 60_000 });
   const startedAt = new Date().toISOString();
+  const srcHash = srcTreeHash();
   const loadAvgBefore = r2(os.loadavg()[0] ?? NaN);
   try {
     await waitReady(server, pool);
@@ -754,7 +768,7 @@ async function runOne(phase: Phase, kind: ConfigKind, receiver: Receiver): Promi
     if (server.child.exitCode !== null || server.child.signalCode !== null) {
       throw new Error(`${kind} exited during the run: ${server.stderrTail()}`);
     }
-    return { phase, config: kind, pid: server.pid, startedAt, loadAvgBefore, loadAvgAfter: r2(os.loadavg()[0] ?? NaN), result };
+    return { phase, config: kind, pid: server.pid, startedAt, srcHash, loadAvgBefore, loadAvgAfter: r2(os.loadavg()[0] ?? NaN), result };
   } catch (err) {
     const tail = server.stderrTail();
     if (tail) process.stderr.write(`--- ${kind} stderr ---\n${tail}\n`);
@@ -777,6 +791,20 @@ function describeRun(run: Run): string {
     `at ${r.receiverEventsPerSecond} ev/s in ${r.posts} POSTs; last event ${r.lastEventAfterLoadEndMs} ms after the load; ` +
     `${r.receivedAtLoadEnd} in at load end; server CPU ${r.serverCpuSeconds} s; loadavg ${run.loadAvgBefore}→${run.loadAvgAfter}`
   );
+}
+
+/** A short hash of every file under src/ (path and content), to tell whether src changed mid-run. */
+function srcTreeHash(): string {
+  const hash = createHash('sha256');
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const full = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else if (entry.isFile()) hash.update(path.relative(ROOT, full)).update('\0').update(readFileSync(full)).update('\0');
+    }
+  };
+  walk(path.join(ROOT, 'src'));
+  return hash.digest('hex').slice(0, 16);
 }
 
 /** Median time of a 4 KiB write + fdatasync in the temp directory (where both servers keep their data). */
@@ -898,7 +926,7 @@ function buildTable(runs: Run[]): string {
       `4. Delivery capacity (diagnostic): backlog of ${CAPACITY_OPS.toLocaleString('en-US')} events, receiver paused during the pulls`,
       [
         { label: 'events/s at receiver (first→last event)', pick: fl('receiverEventsPerSecond'), digits: 0 },
-        { label: 'receiver resumed → all events (s)', pick: (p) => {
+        { label: 'receiver resumed → all events (s, incl. retry back-off)', pick: (p) => {
           const out = {} as Record<ConfigKind, number | undefined>;
           for (const k of CONFIGS) {
             const r = p[k]?.result as FloodResult | undefined;
@@ -906,6 +934,7 @@ function buildTable(runs: Run[]): string {
           }
           return out;
         }, digits: 2 },
+        { label: 'server CPU while draining (s)', pick: fl('serverCpuSecondsWhileDraining'), digits: 2 },
         { label: 'events received / pulls', pick: counted },
         { label: 'events per POST', pick: fl('eventsPerPost'), digits: 1 },
       ],
@@ -986,6 +1015,9 @@ async function writeResults(finished: boolean): Promise<string> {
       distribution: sh(DISTRIBUTION_BIN, ['--version']),
       tmpdir: os.tmpdir(),
       fdatasyncMedianMs: FSYNC_MS,
+      gitHead: sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']),
+      srcUncommitted: sh('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src']) || 'none',
+      srcHashes: [...new Set(runsSoFar.map((r) => r.srcHash))],
       loadAvgAtStart: LOADAVG_AT_START,
     },
     goals: goals(runsSoFar),
@@ -1035,6 +1067,8 @@ async function main(): Promise<void> {
   }
   clearTimeout(overall);
   const file = await writeResults(true);
+  const hashes = new Set(runsSoFar.map((r) => r.srcHash));
+  if (hashes.size > 1) log(`WARNING: src/ changed during the benchmark (${[...hashes].join(', ')}); runs measured different code`);
 
   const lines = [buildTable(runsSoFar), '', 'Goals (Dockyard):', ''];
   for (const g of goals(runsSoFar)) {
