@@ -17,12 +17,12 @@ export interface EndpointStatus {
 
 /** What the operator API can see and do; implemented by the notifications module, served by src/api. */
 export interface NotificationAdmin {
-  status(): EndpointStatus[];
+  status(): Promise<EndpointStatus[]>;
   has(name: string): boolean;
-  deliveries(name: string, limit: number): AttemptRecord[];
-  deadLetters(name: string, limit: number): (QueuedEvent & { error: string | null; status: number | null })[];
+  deliveries(name: string, limit: number): Promise<AttemptRecord[]>;
+  deadLetters(name: string, limit: number): Promise<(QueuedEvent & { error: string | null; status: number | null })[]>;
   /** Queues a stored event again; false when the endpoint never had it (or it was pruned). */
-  redeliver(name: string, eventId: string): boolean;
+  redeliver(name: string, eventId: string): Promise<boolean>;
   /** Sends a test event now, outside the queue, and says what happened. */
   ping(name: string): Promise<AttemptOutcome>;
   /** Re-enables an endpoint that a 410 Gone disabled. */

@@ -5,6 +5,9 @@ import type { Outbox, QueuedEvent } from './outbox.ts';
 import type { Sink } from './sink.ts';
 import type { AttemptLedger } from './attempt-ledger.ts';
 
+/** Rows read from the outbox at a time. */
+const READ_AHEAD = 256;
+
 export interface WorkerOptions {
   /** Events per request: 1 unless the endpoint has `batch`. */
   maxEvents: number;
@@ -19,6 +22,8 @@ export interface WorkerOptions {
  */
 export class DeliveryWorker {
   private cursor = 0;
+  /** Rows read but not yet delivered, oldest first, all after the cursor. */
+  private readAhead: QueuedEvent[] = [];
   private wakeUp: (() => void) | null = null;
   private signalled = false;
   private running: Promise<void> | null = null;
@@ -55,11 +60,12 @@ export class DeliveryWorker {
 
   private async loop(): Promise<void> {
     while (!this.signal.aborted) {
-      if (this.outbox.getEndpointState(this.endpoint).disabled) {
+      if (this.outbox.isDisabled(this.endpoint)) {
+        this.readAhead = [];
         await this.waitForWake();
         continue;
       }
-      let batch = this.outbox.next(this.endpoint, this.cursor, this.options.maxEvents);
+      let batch = this.take();
       if (batch.length === 0) {
         await this.waitForWake();
         continue;
@@ -69,11 +75,24 @@ export class DeliveryWorker {
         const waited = Date.now() - batch[0]!.enqueuedAt;
         if (waited < this.options.maxWaitMs) {
           await sleep(this.options.maxWaitMs - waited, undefined, { signal: this.signal }).catch(() => undefined);
-          batch = this.outbox.next(this.endpoint, this.cursor, this.options.maxEvents);
+          this.readAhead = [];
+          batch = this.take();
         }
       }
       await this.deliver(batch);
     }
+  }
+
+  /**
+   * The next batch after the cursor. Rows are read ahead in blocks, so an endpoint taking one
+   * event per request does not query the outbox once per event.
+   */
+  private take(): QueuedEvent[] {
+    if (this.readAhead.length < this.options.maxEvents) {
+      const after = this.readAhead.length > 0 ? this.readAhead[this.readAhead.length - 1]!.seq : this.cursor;
+      this.readAhead.push(...this.outbox.next(this.endpoint, after, Math.max(READ_AHEAD, this.options.maxEvents)));
+    }
+    return this.readAhead.slice(0, this.options.maxEvents);
   }
 
   private async deliver(batch: QueuedEvent[]): Promise<void> {
@@ -89,6 +108,7 @@ export class DeliveryWorker {
         this.report.dead(batch, err.reason);
         this.logger.warn({ endpoint: this.endpoint, events: batch.map((q) => q.event.id), reason: err.reason }, 'events dead-lettered');
       } else if (err instanceof EndpointGoneError) {
+        this.readAhead = [];
         this.outbox.setEndpointDisabled(this.endpoint, true, '410 Gone');
         this.logger.warn({ endpoint: this.endpoint }, 'endpoint answered 410 Gone: disabled until re-enabled');
         return; // cursor unchanged: these events go first once the endpoint is enabled
@@ -99,6 +119,7 @@ export class DeliveryWorker {
       }
     }
     this.cursor = seqs[seqs.length - 1]!;
+    this.readAhead = this.readAhead.filter((q) => q.seq > this.cursor);
   }
 
   private async waitForWake(): Promise<void> {

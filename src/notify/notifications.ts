@@ -137,15 +137,15 @@ export class Notifications implements Notifier, NotificationAdmin {
 
   // --- NotificationAdmin ---
 
-  status(): EndpointStatus[] {
+  async status(): Promise<EndpointStatus[]> {
+    await this.outbox.flushed();
     return [...this.endpoints.values()].map((r) => {
       const counts = this.outbox.counts(r.config.name);
-      const state = this.outbox.getEndpointState(r.config.name);
       return {
         name: r.config.name,
         url: r.config.url,
-        disabled: state.disabled,
-        disabledReason: state.reason,
+        disabled: this.outbox.isDisabled(r.config.name),
+        disabledReason: this.outbox.disabledReason(r.config.name),
         pending: counts.pending,
         delivered: counts.delivered,
         deadLetters: counts.dead,
@@ -159,15 +159,17 @@ export class Notifications implements Notifier, NotificationAdmin {
     return this.endpoints.has(name);
   }
 
-  deliveries(name: string, limit: number) {
+  async deliveries(name: string, limit: number) {
+    await this.outbox.flushed();
     return this.outbox.recentAttempts(name, limit);
   }
 
-  deadLetters(name: string, limit: number) {
+  async deadLetters(name: string, limit: number) {
+    await this.outbox.flushed();
     return this.outbox.deadLetters(name, limit);
   }
 
-  redeliver(name: string, eventId: string): boolean {
+  redeliver(name: string, eventId: string): Promise<boolean> {
     return this.outbox.redeliver(name, eventId);
   }
 
@@ -202,7 +204,7 @@ export class Notifications implements Notifier, NotificationAdmin {
     this.abort.abort();
     await Promise.all([...this.endpoints.values()].map((r) => r.worker.stopped()));
     await Promise.all([...this.endpoints.values()].map((r) => r.http.close()));
-    this.outbox.close();
+    await this.outbox.close();
   }
 }
 

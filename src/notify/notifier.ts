@@ -19,7 +19,7 @@ export class NoopNotifier implements Notifier, NotificationAdmin {
 
   async close(): Promise<void> {}
 
-  status() {
+  async status() {
     return [];
   }
 
@@ -27,15 +27,15 @@ export class NoopNotifier implements Notifier, NotificationAdmin {
     return false;
   }
 
-  deliveries() {
+  async deliveries() {
     return [];
   }
 
-  deadLetters() {
+  async deadLetters() {
     return [];
   }
 
-  redeliver() {
+  async redeliver() {
     return false;
   }
 

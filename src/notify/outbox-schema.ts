@@ -11,11 +11,11 @@ export class OutboxSchema {
   readonly counts: Database.Statement;
   readonly dead: Database.Statement;
   readonly byEventId: Database.Statement;
-  readonly endpointState: Database.Statement;
   readonly setEndpointState: Database.Statement;
   readonly pruneDelivered: Database.Statement;
   readonly pruneAttempts: Database.Statement;
   readonly lastAttempt: Database.Statement;
+  readonly disabledEndpoints: Database.Statement;
   readonly failingSince: Database.Statement;
 
   constructor(db: Database.Database) {
@@ -70,10 +70,10 @@ export class OutboxSchema {
     this.byEventId = db.prepare(
       'SELECT seq, payload, state FROM events WHERE endpoint = ? AND event_id = ? ORDER BY seq DESC LIMIT 1',
     );
-    this.endpointState = db.prepare('SELECT disabled, reason FROM endpoint_state WHERE endpoint = ?');
     this.setEndpointState = db.prepare(
       'INSERT INTO endpoint_state (endpoint, disabled, reason) VALUES (?, ?, ?) ON CONFLICT (endpoint) DO UPDATE SET disabled = excluded.disabled, reason = excluded.reason',
     );
+    this.disabledEndpoints = db.prepare('SELECT endpoint, reason FROM endpoint_state WHERE disabled = 1');
     this.lastAttempt = db.prepare('SELECT status FROM attempts WHERE endpoint = ? ORDER BY id DESC LIMIT 1');
     this.failingSince = db.prepare(
       `SELECT MIN(at) AS at FROM attempts WHERE endpoint = ? AND id > COALESCE(

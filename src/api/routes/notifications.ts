@@ -18,18 +18,18 @@ export function registerNotificationRoutes(router: Router, admin: NotificationAd
     res.type('application/schema+json').send(schema);
   });
 
-  router.get('/notifications/endpoints', (_req, res) => {
-    res.json({ endpoints: admin.status() });
+  router.get('/notifications/endpoints', async (_req, res) => {
+    res.json({ endpoints: await admin.status() });
   });
 
-  router.get('/notifications/endpoints/:name/deliveries', (req, res) => {
+  router.get('/notifications/endpoints/:name/deliveries', async (req, res) => {
     const name = endpointName(admin, req.params.name);
-    res.json({ endpoint: name, deliveries: admin.deliveries(name, limit(query(req, 'limit'))) });
+    res.json({ endpoint: name, deliveries: await admin.deliveries(name, limit(query(req, 'limit'))) });
   });
 
-  router.get('/notifications/endpoints/:name/dead-letters', (req, res) => {
+  router.get('/notifications/endpoints/:name/dead-letters', async (req, res) => {
     const name = endpointName(admin, req.params.name);
-    const letters = admin.deadLetters(name, limit(query(req, 'limit'))).map((d) => ({
+    const letters = (await admin.deadLetters(name, limit(query(req, 'limit')))).map((d) => ({
       event: d.event,
       attempts: d.attempts,
       status: d.status,
@@ -39,9 +39,9 @@ export function registerNotificationRoutes(router: Router, admin: NotificationAd
     res.json({ endpoint: name, deadLetters: letters });
   });
 
-  router.post('/notifications/endpoints/:name/deliveries/:eventId/redeliver', (req, res) => {
+  router.post('/notifications/endpoints/:name/deliveries/:eventId/redeliver', async (req, res) => {
     const name = endpointName(admin, req.params.name);
-    if (!admin.redeliver(name, req.params.eventId)) {
+    if (!(await admin.redeliver(name, req.params.eventId))) {
       throw new RegistryError('NAME_UNKNOWN', `endpoint ${name} has no stored event ${req.params.eventId.slice(0, 100)}`, {
         status: 404,
       });

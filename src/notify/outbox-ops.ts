@@ -1,0 +1,46 @@
+/**
+ * The writes the outbox makes, as plain data: the main thread queues them and the writer thread
+ * (outbox-writer.ts) applies each group in one transaction.
+ */
+export type OutboxOp =
+  | { t: 'insert'; endpoint: string; eventId: string; payload: string }
+  | { t: 'settle'; seqs: number[]; state: number; status: number | null; error: string | null; at: number }
+  | { t: 'fail'; seqs: number[]; status: number | null; error: string }
+  | {
+      t: 'attempt';
+      endpoint: string;
+      eventIds: string;
+      at: number;
+      status: number | null;
+      latencyMs: number;
+      error: string | null;
+      response: string | null;
+    }
+  | { t: 'redeliver'; endpoint: string; eventId: string }
+  | { t: 'endpointState'; endpoint: string; disabled: boolean; reason: string | null }
+  | { t: 'prune'; retentionMs: number; keepAttempts: number }
+  /** Nothing: waited for, it marks the point by which everything queued before is committed. */
+  | { t: 'barrier' };
+
+/** One group commit: the ops, and whether it must reach the disk before it is acknowledged. */
+export interface WriteRequest {
+  id: number;
+  ops: OutboxOp[];
+  /** Events are being queued: fsync before answering. Bookkeeping alone may skip the fsync. */
+  durable: boolean;
+}
+
+export interface WriteReply {
+  id: number;
+  /** One entry per op: for `redeliver`, whether the event was found; otherwise null. */
+  results?: (boolean | null)[];
+  error?: string;
+}
+
+export const EventState = {
+  Pending: 0,
+  Delivered: 1,
+  Dead: 2,
+  /** A dead letter that a redelivery queued again. */
+  Requeued: 3,
+} as const;
