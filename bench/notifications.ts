@@ -355,7 +355,8 @@ async function startServer(kind: ConfigKind, dir: string, receiverUrl: string): 
     kind === 'distribution'
       ? spawn(DISTRIBUTION_BIN, ['serve', configPath], { cwd: dir, env: cleanEnv(), stdio: ['ignore', 'ignore', 'pipe'] })
       : // node itself (no npm/npx wrapper), so child.pid is the server and child.kill reaches it.
-        spawn(process.execPath, ['--import', 'tsx', ...DOCKYARD_NODE_ARGS, 'src/main.ts', configPath], {
+        // The compiled entry `npm start` runs (built at the start of main()).
+        spawn(process.execPath, [...DOCKYARD_NODE_ARGS, 'dist/main.js', configPath], {
           cwd: ROOT,
           env: cleanEnv(),
           stdio: ['ignore', 'ignore', 'pipe'],
@@ -1036,6 +1037,7 @@ async function cleanup(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
   benchStarted = new Date().toISOString();
   FSYNC_MS = fsyncProbeMs();
   LOADAVG_AT_START = os.loadavg().map(r2);

@@ -119,7 +119,9 @@ export class DeliveryWorker {
       }
     }
     this.cursor = seqs[seqs.length - 1]!;
-    this.readAhead = this.readAhead.filter((q) => q.seq > this.cursor);
+    let done = 0;
+    while (done < this.readAhead.length && this.readAhead[done]!.seq <= this.cursor) done++;
+    this.readAhead.splice(0, done);
   }
 
   private async waitForWake(): Promise<void> {
