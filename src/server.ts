@@ -8,7 +8,8 @@ import { createApp } from './api/app.ts';
 import { parseListenAddress } from './config/listen-address.ts';
 import type { Config } from './config/schema.ts';
 import { startDebugServer } from './debug-server.ts';
-import { NoopNotifier } from './notify/notifier.ts';
+import type { NotificationAdmin } from './notify/admin.ts';
+import { NoopNotifier, type Notifier } from './notify/notifier.ts';
 import { FilesystemDriver } from './storage/filesystem-driver.ts';
 import { StorageRegistry } from './storage/storage-registry.ts';
 import { purgeUploads } from './storage/upload-purger.ts';
@@ -39,14 +40,17 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
   const activeEndpoints = config.notifications.endpoints.filter((e) => !e.disabled);
   // Loaded only when used: the delivery machinery (SQLite, undici) costs memory a registry
   // without endpoints should not pay.
-  const notifier =
-    activeEndpoints.length > 0
-      ? new (await import('./notify/notifications.ts')).Notifications(
-          config.notifications,
-          { storageRoot: driver.root, sourceAddr: () => `${hostname()}:${port}`, metrics },
-          logger,
-        )
-      : new NoopNotifier();
+  let notifier: Notifier & NotificationAdmin = new NoopNotifier();
+  if (activeEndpoints.length > 0) {
+    const { Notifications } = await import('./notify/notifications.ts');
+    const notifications = new Notifications(
+      config.notifications,
+      { storageRoot: driver.root, sourceAddr: () => `${hostname()}:${port}`, metrics, logLevel: logger.level },
+      logger,
+    );
+    await notifications.ready; // delivering (and redelivering what a crash left) before the first request
+    notifier = notifications;
+  }
 
   const app = createApp(
     {

@@ -1,5 +1,6 @@
 import type { AttemptOutcome } from './http-sink.ts';
-import type { AttemptRecord, QueuedEvent } from './outbox.ts';
+import type { AttemptRecord } from './outbox-client.ts';
+import type { QueuedEvent } from './outbox-reader.ts';
 
 /** One endpoint as the operator sees it (`GET /notifications/endpoints`). */
 export interface EndpointStatus {

@@ -1,6 +1,7 @@
 import type { DeliveryError } from './delivery-error.ts';
 import type { Event } from './event.ts';
-import type { Outbox, QueuedEvent } from './outbox.ts';
+import type { OutboxClient } from './outbox-client.ts';
+import type { QueuedEvent } from './outbox-reader.ts';
 import type { RetryHooks } from './retrying-sink.ts';
 
 /**
@@ -10,7 +11,7 @@ import type { RetryHooks } from './retrying-sink.ts';
 export class AttemptLedger implements RetryHooks {
   private batch = new Map<string, { seq: number; attempts: number }>();
 
-  constructor(private readonly outbox: Outbox) {}
+  constructor(private readonly outbox: OutboxClient) {}
 
   track(batch: QueuedEvent[]): void {
     this.batch = new Map(batch.map((q) => [q.event.id, { seq: q.seq, attempts: q.attempts }]));

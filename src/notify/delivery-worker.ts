@@ -1,9 +1,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { EndpointGoneError, GaveUpError } from './delivery-error.ts';
-import type { Outbox, QueuedEvent } from './outbox.ts';
+import type { QueuedEvent } from './outbox-reader.ts';
 import type { Sink } from './sink.ts';
 import type { AttemptLedger } from './attempt-ledger.ts';
+
+/** One endpoint's view of the outbox. */
+export interface EndpointQueue {
+  /** Pending events after `afterSeq`, oldest first. */
+  next(afterSeq: number, limit: number): QueuedEvent[];
+  isDisabled(): boolean;
+  delivered(seqs: number[], status: number): void;
+  dead(seqs: number[], status: number | null, reason: string): void;
+  disable(reason: string): void;
+}
 
 /** Rows read from the outbox at a time. */
 const READ_AHEAD = 256;
@@ -30,7 +40,7 @@ export class DeliveryWorker {
 
   constructor(
     readonly endpoint: string,
-    private readonly outbox: Outbox,
+    private readonly queue: EndpointQueue,
     private readonly sink: Sink,
     private readonly ledger: AttemptLedger,
     private readonly options: WorkerOptions,
@@ -60,7 +70,7 @@ export class DeliveryWorker {
 
   private async loop(): Promise<void> {
     while (!this.signal.aborted) {
-      if (this.outbox.isDisabled(this.endpoint)) {
+      if (this.queue.isDisabled()) {
         this.readAhead = [];
         await this.waitForWake();
         continue;
@@ -90,7 +100,7 @@ export class DeliveryWorker {
   private take(): QueuedEvent[] {
     if (this.readAhead.length < this.options.maxEvents) {
       const after = this.readAhead.length > 0 ? this.readAhead[this.readAhead.length - 1]!.seq : this.cursor;
-      this.readAhead.push(...this.outbox.next(this.endpoint, after, Math.max(READ_AHEAD, this.options.maxEvents)));
+      this.readAhead.push(...this.queue.next(after, Math.max(READ_AHEAD, this.options.maxEvents)));
     }
     return this.readAhead.slice(0, this.options.maxEvents);
   }
@@ -100,16 +110,16 @@ export class DeliveryWorker {
     this.ledger.track(batch);
     try {
       await this.sink.write(batch.map((q) => q.event));
-      this.outbox.markDelivered(seqs, 200);
+      this.queue.delivered(seqs, 200);
       this.report.delivered(batch, Date.now());
     } catch (err) {
       if (err instanceof GaveUpError) {
-        this.outbox.markDead(seqs, err.lastStatus, err.reason);
+        this.queue.dead(seqs, err.lastStatus, err.reason);
         this.report.dead(batch, err.reason);
         this.logger.warn({ endpoint: this.endpoint, events: batch.map((q) => q.event.id), reason: err.reason }, 'events dead-lettered');
       } else if (err instanceof EndpointGoneError) {
         this.readAhead = [];
-        this.outbox.setEndpointDisabled(this.endpoint, true, '410 Gone');
+        this.queue.disable('410 Gone');
         this.logger.warn({ endpoint: this.endpoint }, 'endpoint answered 410 Gone: disabled until re-enabled');
         return; // cursor unchanged: these events go first once the endpoint is enabled
       } else if (this.signal.aborted) {

@@ -6,10 +6,7 @@ import { z } from 'zod';
  * Schema served at /notifications/schema/events.json is generated from these definitions.
  */
 
-/** What Distribution 2.x sends; the default. */
-export const EVENTS_MEDIA_TYPE_V1 = 'application/vnd.docker.distribution.events.v1+json';
-/** What Distribution 3 sends (same envelope, new name); chosen per endpoint with `envelope: v2`. */
-export const EVENTS_MEDIA_TYPE_V2 = 'application/vnd.docker.distribution.events.v2+json';
+export { EVENTS_MEDIA_TYPE_V1, EVENTS_MEDIA_TYPE_V2 } from './envelope-media-types.ts';
 
 /** The registry operations that emit events. */
 export const ACTIONS = ['push', 'pull', 'delete', 'mount'] as const;

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import type { EndpointConfig } from '../config/notifications.ts';
 import { DeliveryError, parseRetryAfter } from './delivery-error.ts';
-import { EVENTS_MEDIA_TYPE_V1, EVENTS_MEDIA_TYPE_V2, type Event } from './event.ts';
+import { EVENTS_MEDIA_TYPE_V1, EVENTS_MEDIA_TYPE_V2 } from './envelope-media-types.ts';
+import type { Event } from './event.ts';
 import { signatureHeaders } from './signing.ts';
 import type { Sink } from './sink.ts';
 

@@ -1,18 +1,18 @@
-import { STATUS_CODES } from 'node:http';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { MetricUpdate } from './metric-updates.ts';
 
 /**
  * Notification metrics. The first three carry Distribution's names and labels so existing
  * dashboards keep working; the rest are ours.
  */
 export class NotificationMetrics {
-  readonly events: Counter<'type' | 'endpoint'>;
-  readonly status: Counter<'code' | 'endpoint'>;
-  readonly attempts: Counter<'endpoint' | 'outcome'>;
-  readonly deadLetters: Counter<'endpoint'>;
-  readonly latency: Histogram<'endpoint'>;
+  private readonly events: Counter<'type' | 'endpoint'>;
+  private readonly status: Counter<'code' | 'endpoint'>;
+  private readonly attempts: Counter<'endpoint' | 'outcome'>;
+  private readonly deadLetters: Counter<'endpoint'>;
+  private readonly latency: Histogram<'endpoint'>;
 
-  constructor(registry: Registry, pending: (endpoint: string) => number, endpoints: readonly string[]) {
+  constructor(registry: Registry, pending: () => Promise<Record<string, number>>) {
     this.events = new Counter({
       name: 'registry_notifications_events_total',
       help: 'The number of total events (type: Events, Successes, Failures, Errors)',
@@ -24,8 +24,8 @@ export class NotificationMetrics {
       help: 'The gauge of pending events in queue',
       labelNames: ['endpoint'],
       registers: [registry],
-      collect() {
-        for (const endpoint of endpoints) this.set({ endpoint }, pending(endpoint));
+      async collect() {
+        for (const [endpoint, n] of Object.entries(await pending())) this.set({ endpoint }, n);
       },
     });
     this.status = new Counter({
@@ -55,8 +55,14 @@ export class NotificationMetrics {
     });
   }
 
-  /** An HTTP status as Distribution labels it: "200 OK". */
-  static statusLabel(status: number): string {
-    return `${status} ${STATUS_CODES[status] ?? ''}`.trim();
+  apply(u: MetricUpdate): void {
+    switch (u.m) {
+      case 'events': this.events.inc({ type: u.type, endpoint: u.endpoint }, u.n); break;
+      case 'status': this.status.inc({ code: u.code, endpoint: u.endpoint }, u.n); break;
+      case 'attempts': this.attempts.inc({ endpoint: u.endpoint, outcome: u.outcome }); break;
+      case 'deadLetters': this.deadLetters.inc({ endpoint: u.endpoint }, u.n); break;
+      case 'latency': this.latency.observe({ endpoint: u.endpoint }, u.seconds); break;
+    }
   }
+
 }

@@ -1,210 +1,157 @@
+import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
+import { MessageChannel, type Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
-import type { EndpointConfig, NotificationsConfig } from '../config/notifications.ts';
+import type { NotificationsConfig } from '../config/notifications.ts';
 import type { RequestContext } from '../oci/request-context.ts';
 import type { Repository } from '../storage/repository.ts';
-import { DeliveryWorker } from './delivery-worker.ts';
+import type { EndpointStatus, NotificationAdmin } from './admin.ts';
+import type { DeliveryCall, DeliveryMessage } from './delivery-protocol.ts';
+import type { Event } from './event.ts';
 import { EventFilter, FilterSink } from './filter.ts';
-import { HttpSink, type AttemptOutcome } from './http-sink.ts';
+import type { AttemptOutcome } from './http-sink.ts';
 import { listen } from './listener.ts';
 import { NotificationMetrics } from './metrics.ts';
 import type { Notifier } from './notifier.ts';
-import { Outbox } from './outbox.ts';
-import { QueueSink } from './queue-sink.ts';
-import { RetryingSink } from './retrying-sink.ts';
-import { Broadcaster, type Sink } from './sink.ts';
-import { AttemptLedger } from './attempt-ledger.ts';
-import { EventFactory } from './source.ts';
-import type { Event } from './event.ts';
-import type { EndpointStatus, NotificationAdmin } from './admin.ts';
+import { OutboxClient, type AttemptRecord } from './outbox-client.ts';
+import { createOutbox, type QueuedEvent } from './outbox-reader.ts';
 import { pingEvent } from './ping.ts';
-
-const PRUNE_INTERVAL_MS = 60_000;
-
-interface EndpointRuntime {
-  config: EndpointConfig;
-  http: HttpSink;
-  worker: DeliveryWorker;
-  failingSince: number | null;
-  lastStatus: number | null;
-}
+import { QueueSink } from './queue-sink.ts';
+import { Broadcaster, type Sink } from './sink.ts';
+import { EventFactory } from './source.ts';
+import { startThread } from './thread.ts';
 
 /**
- * Notifications as configured: one durable, filtered, retrying chain per endpoint behind a
- * broadcaster, and the listener that feeds it. Knows nothing of Express: the API reaches it
- * through `Notifier` and `NotificationAdmin`.
+ * Notifications as configured, across three threads:
+ *   - here (the registry's thread): the listener turns completed operations into events, and
+ *     per endpoint a filter and a durable queue take them (Broadcaster -> FilterSink -> QueueSink);
+ *   - the outbox writer thread commits them to SQLite, in groups, before the client's answer;
+ *   - the delivery thread drains each endpoint's queue (DeliveryWorker -> RetryingSink -> HttpSink),
+ *     so delivery never competes with requests for this event loop.
+ * Knows nothing of Express: the API reaches it through `Notifier` and `NotificationAdmin`.
  */
 export class Notifications implements Notifier, NotificationAdmin {
-  readonly outbox: Outbox;
   private readonly factory: EventFactory;
   private readonly broadcaster: Sink;
-  private readonly endpoints = new Map<string, EndpointRuntime>();
-  private readonly abort = new AbortController();
+  private readonly writer: Worker;
+  private readonly outbox: OutboxClient;
+  private readonly delivery: Worker;
+  private readonly names: Set<string>;
   private readonly metrics: NotificationMetrics;
-  private readonly pruneTimer: NodeJS.Timeout;
+  private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
+  private nextCall = 1;
+  /** Resolves once the delivery thread is running (the server listens only then). */
+  readonly ready: Promise<void>;
+  private markReady!: () => void;
+  private failReady!: (err: unknown) => void;
 
   constructor(
     config: NotificationsConfig,
-    options: { storageRoot: string; sourceAddr: () => string; metrics: MetricsRegistry },
+    options: { storageRoot: string; sourceAddr: () => string; metrics: MetricsRegistry; logLevel: string },
     private readonly logger: Logger,
   ) {
-    this.outbox = new Outbox(config.outbox.path ?? path.join(options.storageRoot, '_notifications', 'outbox.sqlite'));
+    const file = config.outbox.path ?? path.join(options.storageRoot, '_notifications', 'outbox.sqlite');
+    mkdirSync(path.dirname(file), { recursive: true });
+    createOutbox(file);
+
+    const channel = new MessageChannel(); // the delivery thread's own line to the writer
+    this.writer = startThread(import.meta.url, 'outbox-writer', {
+      workerData: { file, delivery: channel.port1 },
+      transferList: [channel.port1],
+    });
+    this.outbox = new OutboxClient(this.writer);
+    this.delivery = startThread(import.meta.url, 'delivery-thread', {
+      workerData: { config, file, writer: channel.port2, logLevel: options.logLevel },
+      transferList: [channel.port2],
+    });
+    this.ready = new Promise((resolve, reject) => {
+      this.markReady = resolve;
+      this.failReady = reject;
+    });
+    for (const thread of [this.writer, this.delivery]) {
+      thread.on('error', (err) => {
+        this.logger.error({ err }, 'notifications thread failed');
+        this.failReady(err);
+        this.outbox.failAll(err);
+        for (const c of this.calls.values()) c.reject(err);
+        this.calls.clear();
+      });
+    }
+    this.delivery.on('message', (m: DeliveryMessage) => this.received(m));
+
     this.factory = new EventFactory(options.sourceAddr, config.events.includereferences);
     const active = config.endpoints.filter((e) => !e.disabled);
-    this.metrics = new NotificationMetrics(options.metrics, (name) => this.outbox.counts(name).pending, active.map((e) => e.name));
-
-    const chains: Sink[] = [];
-    for (const endpoint of active) {
-      const runtime = this.buildEndpoint(endpoint);
-      this.endpoints.set(endpoint.name, runtime);
-      chains.push(new FilterSink(new EventFilter(endpoint), new CountingSink(new QueueSink(this.outbox, endpoint.name), endpoint.name, this.metrics)));
-    }
-    this.broadcaster = new Broadcaster(chains);
-    this.outbox.onCommitted((names) => {
-      for (const name of names) this.endpoints.get(name)?.worker.wake();
-    });
-    for (const runtime of this.endpoints.values()) runtime.worker.start();
-    this.pruneTimer = setInterval(() => this.outbox.prune(config.outbox.retention), PRUNE_INTERVAL_MS).unref();
-  }
-
-  private buildEndpoint(config: EndpointConfig): EndpointRuntime {
-    const http = new HttpSink(config, (outcome) => this.observe(outcome), this.abort.signal);
-    const ledger = new AttemptLedger(this.outbox);
-    const retrying = new RetryingSink(
-      config.name,
-      http,
-      {
-        threshold: config.threshold,
-        backoffMs: config.backoff,
-        maxBackoffMs: config.maxbackoff,
-        maxAttempts: config.maxattempts,
-        maxAgeMs: config.maxage,
-      },
-      ledger,
-      this.abort.signal,
+    this.names = new Set(active.map((e) => e.name));
+    this.metrics = new NotificationMetrics(options.metrics, () => this.call('pending') as Promise<Record<string, number>>);
+    this.broadcaster = new Broadcaster(
+      active.map((e) => new FilterSink(new EventFilter(e), new CountingSink(new QueueSink(this.outbox, e.name), e.name, this.metrics))),
     );
-    const worker = new DeliveryWorker(
-      config.name,
-      this.outbox,
-      retrying,
-      ledger,
-      { maxEvents: config.batch?.maxevents ?? 1, maxWaitMs: config.batch?.maxwait ?? 0 },
-      this.abort.signal,
-      this.logger,
-      {
-        delivered: (batch, now) => {
-          for (const q of batch) {
-            this.metrics.latency.observe({ endpoint: config.name }, (now - Date.parse(q.event.timestamp)) / 1000);
-          }
-        },
-        dead: (batch) => this.metrics.deadLetters.inc({ endpoint: config.name }, batch.length),
-      },
-    );
-    // Health as the delivery log left it, so a restart does not make a failing endpoint look fine.
-    const health = this.outbox.health(config.name);
-    return { config, http, worker, failingSince: health.failingSince, lastStatus: health.lastStatus };
-  }
-
-  /** Every attempt goes to the delivery log; `countInMetrics` is false for pings, which carry no registry event. */
-  private observe(outcome: AttemptOutcome, countInMetrics = true): void {
-    const runtime = this.endpoints.get(outcome.endpoint);
-    const ok = outcome.status !== null && outcome.status >= 200 && outcome.status < 300;
-    if (runtime) {
-      runtime.lastStatus = outcome.status;
-      runtime.failingSince = ok ? null : (runtime.failingSince ?? Date.now());
-    }
-    this.outbox.recordAttempt({
-      endpoint: outcome.endpoint,
-      eventIds: outcome.events.map((e) => e.id),
-      at: Date.now(),
-      status: outcome.status,
-      latencyMs: Math.round(outcome.latencyMs * 100) / 100,
-      error: outcome.error,
-      response: outcome.response,
-    });
-    if (!countInMetrics) return;
-    const endpoint = outcome.endpoint;
-    const n = outcome.events.length;
-    if (outcome.status !== null) this.metrics.status.inc({ code: NotificationMetrics.statusLabel(outcome.status), endpoint }, n);
-    this.metrics.events.inc({ type: ok ? 'Successes' : outcome.status === null ? 'Errors' : 'Failures', endpoint }, n);
-    this.metrics.attempts.inc({ endpoint, outcome: ok ? 'success' : outcome.status === null ? 'error' : 'failure' });
   }
 
   listen(repository: Repository, ctx: RequestContext): Repository {
     return listen(repository, ctx, this.factory, this.broadcaster);
   }
 
-  // --- NotificationAdmin ---
+  private received(message: DeliveryMessage): void {
+    if (message.kind === 'ready') {
+      this.markReady();
+      return;
+    }
+    if (message.kind === 'metrics') {
+      for (const update of message.updates) this.metrics.apply(update);
+      return;
+    }
+    const pending = this.calls.get(message.id);
+    if (!pending) return;
+    this.calls.delete(message.id);
+    if (message.error !== undefined) pending.reject(new Error(message.error));
+    else pending.resolve(message.value);
+  }
 
-  async status(): Promise<EndpointStatus[]> {
-    await this.outbox.flushed();
-    return [...this.endpoints.values()].map((r) => {
-      const counts = this.outbox.counts(r.config.name);
-      return {
-        name: r.config.name,
-        url: r.config.url,
-        disabled: this.outbox.isDisabled(r.config.name),
-        disabledReason: this.outbox.disabledReason(r.config.name),
-        pending: counts.pending,
-        delivered: counts.delivered,
-        deadLetters: counts.dead,
-        failingSince: r.failingSince === null ? null : new Date(r.failingSince).toISOString(),
-        lastStatus: r.lastStatus,
-      };
+  private call(method: DeliveryCall['method'], ...args: unknown[]): Promise<unknown> {
+    const id = this.nextCall++;
+    return new Promise((resolve, reject) => {
+      this.calls.set(id, { resolve, reject });
+      this.delivery.postMessage({ kind: 'call', id, method, args } satisfies DeliveryCall);
     });
   }
 
+  // --- NotificationAdmin: answered by the delivery thread ---
+
+  status(): Promise<EndpointStatus[]> {
+    return this.call('status') as Promise<EndpointStatus[]>;
+  }
+
   has(name: string): boolean {
-    return this.endpoints.has(name);
+    return this.names.has(name);
   }
 
-  async deliveries(name: string, limit: number) {
-    await this.outbox.flushed();
-    return this.outbox.recentAttempts(name, limit);
+  deliveries(name: string, limit: number): Promise<AttemptRecord[]> {
+    return this.call('deliveries', name, limit) as Promise<AttemptRecord[]>;
   }
 
-  async deadLetters(name: string, limit: number) {
-    await this.outbox.flushed();
-    return this.outbox.deadLetters(name, limit);
+  deadLetters(name: string, limit: number): Promise<(QueuedEvent & { error: string | null; status: number | null })[]> {
+    return this.call('deadLetters', name, limit) as Promise<(QueuedEvent & { error: string | null; status: number | null })[]>;
   }
 
   redeliver(name: string, eventId: string): Promise<boolean> {
-    return this.outbox.redeliver(name, eventId);
+    return this.call('redeliver', name, eventId) as Promise<boolean>;
   }
 
-  enable(name: string): void {
-    this.outbox.setEndpointDisabled(name, false, null);
-    this.endpoints.get(name)?.worker.wake();
+  async enable(name: string): Promise<void> {
+    await this.call('enable', name);
   }
 
-  async ping(name: string): Promise<AttemptOutcome> {
-    const runtime = this.endpoints.get(name)!;
-    let result: AttemptOutcome | null = null;
-    const sink = new HttpSink(
-      runtime.config,
-      (outcome) => {
-        result = outcome;
-        this.observe(outcome, false);
-      },
-      this.abort.signal,
-    );
-    try {
-      await sink.write([pingEvent(this.factory)]);
-    } catch {
-      // The outcome says what happened.
-    } finally {
-      await sink.close();
-    }
-    return result!;
+  ping(name: string): Promise<AttemptOutcome> {
+    return this.call('ping', name, pingEvent(this.factory)) as Promise<AttemptOutcome>;
   }
 
+  /** Stops delivery (queued events stay on disk), commits what is pending, stops the threads. */
   async close(): Promise<void> {
-    clearInterval(this.pruneTimer);
-    this.abort.abort();
-    await Promise.all([...this.endpoints.values()].map((r) => r.worker.stopped()));
-    await Promise.all([...this.endpoints.values()].map((r) => r.http.close()));
+    await this.call('close');
     await this.outbox.close();
+    await Promise.all([this.delivery.terminate(), this.writer.terminate()]);
   }
 }
 
@@ -218,7 +165,7 @@ class CountingSink implements Sink {
 
   async write(events: Event[]): Promise<void> {
     await this.inner.write(events);
-    this.metrics.events.inc({ type: 'Events', endpoint: this.endpoint }, events.length);
+    this.metrics.apply({ m: 'events', type: 'Events', endpoint: this.endpoint, n: events.length });
   }
 
   close(): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * The writes the outbox makes, as plain data: the main thread queues them and the writer thread
+ * The writes the outbox makes, as plain data: clients queue them and the writer thread
  * (outbox-writer.ts) applies each group in one transaction.
  */
 export type OutboxOp =
@@ -24,18 +24,19 @@ export type OutboxOp =
 
 /** One group commit: the ops, and whether it must reach the disk before it is acknowledged. */
 export interface WriteRequest {
+  kind: 'write';
   id: number;
   ops: OutboxOp[];
   /** Events are being queued: fsync before answering. Bookkeeping alone may skip the fsync. */
   durable: boolean;
 }
 
-export interface WriteReply {
-  id: number;
+/** What the writer sends back to a client. */
+export type WriterMessage =
   /** One entry per op: for `redeliver`, whether the event was found; otherwise null. */
-  results?: (boolean | null)[];
-  error?: string;
-}
+  | { kind: 'reply'; id: number; results?: (boolean | null)[]; error?: string }
+  /** New events were committed for these endpoints (told to delivery clients). */
+  | { kind: 'committed'; endpoints: string[] };
 
 export const EventState = {
   Pending: 0,

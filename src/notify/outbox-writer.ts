@@ -1,14 +1,15 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { EventState, type OutboxOp, type WriteReply, type WriteRequest } from './outbox-ops.ts';
+import { EventState, type OutboxOp, type WriteRequest, type WriterMessage } from './outbox-ops.ts';
 import { OutboxSchema } from './outbox-schema.ts';
 
 /**
- * The outbox's writer, in a worker thread: SQLite commits (and their fsync) happen here, so the
- * registry's event loop never waits on the disk. The main thread sends one group at a time and
- * gathers new writes meanwhile, so a burst costs one commit.
+ * The outbox's one writer, in its own thread: SQLite commits (and their fsync) happen here, so
+ * neither the registry's event loop nor the delivery thread waits on the disk. Each client sends
+ * one group at a time and gathers new writes meanwhile, so a burst costs one commit.
  */
-const db = new Database((workerData as { file: string }).file);
+const { file, delivery } = workerData as { file: string; delivery: MessagePort };
+const db = new Database(file);
 db.pragma('journal_mode = WAL');
 db.pragma('busy_timeout = 5000');
 const sql = new OutboxSchema(db);
@@ -40,11 +41,11 @@ function apply(op: OutboxOp, now: number): boolean | null {
     case 'endpointState':
       sql.setEndpointState.run(op.endpoint, op.disabled ? 1 : 0, op.reason);
       return null;
-    case 'barrier':
-      return null;
     case 'prune':
       sql.pruneDelivered.run(EventState.Delivered, EventState.Requeued, now - op.retentionMs);
       sql.pruneAttempts.run(op.keepAttempts);
+      return null;
+    case 'barrier':
       return null;
   }
 }
@@ -54,19 +55,27 @@ const commit = db.transaction((ops: OutboxOp[]) => {
   return ops.map((op) => apply(op, now));
 });
 
-parentPort!.on('message', (request: WriteRequest) => {
-  let reply: WriteReply;
+function serve(port: { postMessage(message: WriterMessage): void }, request: WriteRequest): void {
+  let reply: WriterMessage;
   try {
-    // Queued events must survive a power cut (fsync, FULL); acknowledgements and attempt
+    // Queued events must survive a power cut (FULL: fsync); acknowledgements and attempt
     // records may lag a crash (NORMAL: still safe from a process kill), since losing one only
     // means a redelivery or a retry.
     if (durable !== request.durable) {
       (request.durable ? setFull : setNormal).run();
       durable = request.durable;
     }
-    reply = { id: request.id, results: commit(request.ops) };
+    reply = { kind: 'reply', id: request.id, results: commit(request.ops) };
   } catch (err) {
-    reply = { id: request.id, error: err instanceof Error ? err.message : String(err) };
+    reply = { kind: 'reply', id: request.id, error: err instanceof Error ? err.message : String(err) };
   }
-  parentPort!.postMessage(reply);
-});
+  port.postMessage(reply);
+  if (reply.error === undefined) {
+    const endpoints = new Set<string>();
+    for (const op of request.ops) if (op.t === 'insert' || op.t === 'redeliver') endpoints.add(op.endpoint);
+    if (endpoints.size > 0) delivery.postMessage({ kind: 'committed', endpoints: [...endpoints] } satisfies WriterMessage);
+  }
+}
+
+parentPort!.on('message', (request: WriteRequest) => serve(parentPort!, request));
+delivery.on('message', (request: WriteRequest) => serve(delivery, request));

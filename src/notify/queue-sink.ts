@@ -1,5 +1,5 @@
 import type { Event } from './event.ts';
-import type { Outbox } from './outbox.ts';
+import type { OutboxClient } from './outbox-client.ts';
 import type { Sink } from './sink.ts';
 
 /**
@@ -8,7 +8,7 @@ import type { Sink } from './sink.ts';
  */
 export class QueueSink implements Sink {
   constructor(
-    private readonly outbox: Outbox,
+    private readonly outbox: OutboxClient,
     private readonly endpoint: string,
   ) {}
 

@@ -1,0 +1,195 @@
+import type { Logger } from 'pino';
+import type { EndpointConfig, NotificationsConfig } from '../config/notifications.ts';
+import type { EndpointStatus } from './admin.ts';
+import { AttemptLedger } from './attempt-ledger.ts';
+import { DeliveryWorker, type EndpointQueue } from './delivery-worker.ts';
+import type { Event } from './event.ts';
+import { HttpSink, type AttemptOutcome } from './http-sink.ts';
+import { statusLabel, type MetricReporter } from './metric-updates.ts';
+import type { AttemptRecord, OutboxClient } from './outbox-client.ts';
+import type { OutboxReader, QueuedEvent } from './outbox-reader.ts';
+import { RetryingSink } from './retrying-sink.ts';
+
+const PRUNE_INTERVAL_MS = 60_000;
+
+interface EndpointRuntime {
+  config: EndpointConfig;
+  http: HttpSink;
+  worker: DeliveryWorker;
+  failingSince: number | null;
+  lastStatus: number | null;
+}
+
+/**
+ * Delivery, for every endpoint: drains each endpoint's durable queue through its retrying HTTP
+ * sink, and answers the operator's questions. Runs in the delivery thread (delivery-thread.ts),
+ * so its work never competes with the registry's requests for the same event loop.
+ */
+export class DeliveryEngine {
+  private readonly endpoints = new Map<string, EndpointRuntime>();
+  private readonly abort = new AbortController();
+  private readonly disabled: Map<string, string | null>;
+  private readonly pruneTimer: NodeJS.Timeout;
+
+  constructor(
+    config: NotificationsConfig,
+    private readonly writer: OutboxClient,
+    private readonly reader: OutboxReader,
+    private readonly report: MetricReporter,
+    private readonly logger: Logger,
+  ) {
+    this.disabled = reader.disabledEndpoints();
+    for (const endpoint of config.endpoints.filter((e) => !e.disabled)) {
+      this.endpoints.set(endpoint.name, this.build(endpoint));
+    }
+    writer.onCommitted((names) => {
+      for (const name of names) this.endpoints.get(name)?.worker.wake();
+    });
+    for (const runtime of this.endpoints.values()) runtime.worker.start();
+    this.pruneTimer = setInterval(() => writer.prune(config.outbox.retention), PRUNE_INTERVAL_MS).unref();
+  }
+
+  private build(config: EndpointConfig): EndpointRuntime {
+    const name = config.name;
+    const http = new HttpSink(config, (outcome) => this.observe(outcome), this.abort.signal);
+    const ledger = new AttemptLedger(this.writer);
+    const policy = {
+      threshold: config.threshold,
+      backoffMs: config.backoff,
+      maxBackoffMs: config.maxbackoff,
+      maxAttempts: config.maxattempts,
+      maxAgeMs: config.maxage,
+    };
+    const retrying = new RetryingSink(name, http, policy, ledger, this.abort.signal);
+    const queue: EndpointQueue = {
+      next: (afterSeq, limit) => this.reader.next(name, afterSeq, limit),
+      isDisabled: () => this.disabled.has(name),
+      delivered: (seqs, status) => this.writer.markDelivered(seqs, status),
+      dead: (seqs, status, reason) => this.writer.markDead(seqs, status, reason),
+      disable: (reason) => {
+        this.disabled.set(name, reason);
+        this.writer.setEndpointDisabled(name, true, reason);
+      },
+    };
+    const worker = new DeliveryWorker(
+      name,
+      queue,
+      retrying,
+      ledger,
+      { maxEvents: config.batch?.maxevents ?? 1, maxWaitMs: config.batch?.maxwait ?? 0 },
+      this.abort.signal,
+      this.logger,
+      {
+        delivered: (batch: QueuedEvent[], now: number) => {
+          for (const q of batch) {
+            this.report({ m: 'latency', endpoint: name, seconds: (now - Date.parse(q.event.timestamp)) / 1000 });
+          }
+        },
+        dead: (batch: QueuedEvent[]) => this.report({ m: 'deadLetters', endpoint: name, n: batch.length }),
+      },
+    );
+    // Health as the delivery log left it, so a restart does not make a failing endpoint look fine.
+    const health = this.reader.health(name);
+    return { config, http, worker, failingSince: health.failingSince, lastStatus: health.lastStatus };
+  }
+
+  /** Every attempt goes to the delivery log; `countInMetrics` is false for pings, which carry no registry event. */
+  private observe(outcome: AttemptOutcome, countInMetrics = true): void {
+    const runtime = this.endpoints.get(outcome.endpoint);
+    const ok = outcome.status !== null && outcome.status >= 200 && outcome.status < 300;
+    if (runtime) {
+      runtime.lastStatus = outcome.status;
+      runtime.failingSince = ok ? null : (runtime.failingSince ?? Date.now());
+    }
+    this.writer.recordAttempt({
+      endpoint: outcome.endpoint,
+      eventIds: outcome.events.map((e) => e.id),
+      at: Date.now(),
+      status: outcome.status,
+      latencyMs: Math.round(outcome.latencyMs * 100) / 100,
+      error: outcome.error,
+      response: outcome.response,
+    });
+    if (!countInMetrics) return;
+    const endpoint = outcome.endpoint;
+    const n = outcome.events.length;
+    if (outcome.status !== null) this.report({ m: 'status', code: statusLabel(outcome.status), endpoint, n });
+    this.report({ m: 'events', type: ok ? 'Successes' : outcome.status === null ? 'Errors' : 'Failures', endpoint, n });
+    this.report({ m: 'attempts', endpoint, outcome: ok ? 'success' : outcome.status === null ? 'error' : 'failure' });
+  }
+
+  async status(): Promise<EndpointStatus[]> {
+    await this.writer.flushed();
+    return [...this.endpoints.values()].map((r) => {
+      const name = r.config.name;
+      const counts = this.reader.counts(name);
+      return {
+        name,
+        url: r.config.url,
+        disabled: this.disabled.has(name),
+        disabledReason: this.disabled.get(name) ?? null,
+        pending: counts.pending,
+        delivered: counts.delivered,
+        deadLetters: counts.dead,
+        failingSince: r.failingSince === null ? null : new Date(r.failingSince).toISOString(),
+        lastStatus: r.lastStatus,
+      };
+    });
+  }
+
+  async pending(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const name of this.endpoints.keys()) out[name] = this.reader.counts(name).pending;
+    return out;
+  }
+
+  async deliveries(name: string, limit: number): Promise<AttemptRecord[]> {
+    await this.writer.flushed();
+    return this.reader.recentAttempts(name, limit);
+  }
+
+  async deadLetters(name: string, limit: number) {
+    await this.writer.flushed();
+    return this.reader.deadLetters(name, limit);
+  }
+
+  async redeliver(name: string, eventId: string): Promise<boolean> {
+    const found = await this.writer.redeliver(name, eventId);
+    if (found) this.endpoints.get(name)?.worker.wake();
+    return found;
+  }
+
+  async enable(name: string): Promise<void> {
+    this.disabled.delete(name);
+    this.writer.setEndpointDisabled(name, false, null);
+    this.endpoints.get(name)?.worker.wake();
+  }
+
+  /** Sends `event` to the endpoint now, outside its queue, and says what happened. */
+  async ping(name: string, event: Event): Promise<AttemptOutcome> {
+    const runtime = this.endpoints.get(name);
+    if (!runtime) throw new Error(`no endpoint ${name}`);
+    let result: AttemptOutcome | null = null;
+    const sink = new HttpSink(runtime.config, (outcome) => {
+      result = outcome;
+      this.observe(outcome, false);
+    }, this.abort.signal);
+    try {
+      await sink.write([event]);
+    } catch {
+      // The outcome says what happened.
+    } finally {
+      await sink.close();
+    }
+    return result!;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.pruneTimer);
+    this.abort.abort();
+    await Promise.all([...this.endpoints.values()].map((r) => r.worker.stopped()));
+    await Promise.all([...this.endpoints.values()].map((r) => r.http.close()));
+    await this.writer.close();
+    this.reader.close();
+  }
+}
