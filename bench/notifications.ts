@@ -965,6 +965,8 @@ function goals(runs: Run[]) {
   const latency = find('latency', 'dockyard') as LatencyResult | undefined;
   const burst = find('burst', 'dockyard') as FloodResult | undefined;
   const burstB = find('burst', 'dockyard-batched') as FloodResult | undefined;
+  const capacity = find('capacity', 'dockyard') as FloodResult | undefined;
+  const capacityB = find('capacity', 'dockyard-batched') as FloodResult | undefined;
   const backlog = find('backlog', 'dockyard') as FloodResult | undefined;
   const backlogB = find('backlog', 'dockyard-batched') as FloodResult | undefined;
   const backlogS = (r: FloodResult | undefined) => (r ? (r.complete ? Math.max(0, r.lastEventAfterLoadEndMs) / 1000 : Infinity) : undefined);
@@ -976,8 +978,12 @@ function goals(runs: Run[]) {
   });
   return [
     item(`event latency p50 under ${GOALS.latencyP50Ms} ms (unbatched)`, latency?.p50Ms, 'ms', (v) => v < GOALS.latencyP50Ms),
-    item(`at least ${GOALS.unbatchedEventsPerS} events/s unbatched`, burst?.receiverEventsPerSecond, 'events/s', (v) => v >= GOALS.unbatchedEventsPerS),
-    item(`at least ${GOALS.batchedEventsPerS} events/s batched`, burstB?.receiverEventsPerSecond, 'events/s', (v) => v >= GOALS.batchedEventsPerS),
+    // The sustained delivery rate is measured on a backlog (capacity): during a burst the receiver
+    // can never see more events/s than the registry serves pulls/s, whatever delivery could do.
+    item(`at least ${GOALS.unbatchedEventsPerS} events/s unbatched (delivering a backlog)`, capacity?.receiverEventsPerSecond, 'events/s', (v) => v >= GOALS.unbatchedEventsPerS),
+    item(`at least ${GOALS.batchedEventsPerS} events/s batched (delivering a backlog)`, capacityB?.receiverEventsPerSecond, 'events/s', (v) => v >= GOALS.batchedEventsPerS),
+    item(`unbatched delivery keeps up with a 32-way pull burst: last event within ${GOALS.backlogS} s of the load`, burst ? burst.lastEventAfterLoadEndMs / 1000 : undefined, 's', (v) => v < GOALS.backlogS),
+    item(`batched delivery keeps up with a 32-way pull burst: last event within ${GOALS.backlogS} s of the load`, burstB ? burstB.lastEventAfterLoadEndMs / 1000 : undefined, 's', (v) => v < GOALS.backlogS),
     item(`backlog under ${GOALS.backlogS} s after a ${SUSTAIN_S} s load (unbatched)`, backlogS(backlog), 's', (v) => v < GOALS.backlogS),
     item(`backlog under ${GOALS.backlogS} s after a ${SUSTAIN_S} s load (batched)`, backlogS(backlogB), 's', (v) => v < GOALS.backlogS),
   ];
