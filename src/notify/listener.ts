@@ -29,9 +29,10 @@ import type { EventFactory } from './source.ts';
  * The event is written to the durable outbox before the wrapper returns, so before the client
  * gets its success response. The one window left: the storage change is committed, then the
  * outbox write happens; a crash between the two loses that event. It is as small as it can be
- * without a shared transaction between storage and outbox (the emit follows the storage call
- * with no other I/O between them), and an outbox write that fails fails the request, so the
- * client retries and the retried operation emits.
+ * without a shared transaction between storage and outbox: the event is queued in the same turn
+ * as the storage call returns, with no other I/O between them, and is on disk with the next group
+ * commit (about a millisecond: one hop to the writer thread and one fsync). An outbox write that
+ * fails fails the request, so the client retries and the retried operation emits.
  */
 export function listen(repo: Repository, ctx: RequestContext, factory: EventFactory, sink: Sink): Repository {
   const emit = (action: Action, target: EventTarget): Promise<void> => sink.write([factory.create(action, target, ctx)]);
