@@ -1,0 +1,45 @@
+/** The two servers under test: building and spawning Dockyard, configuring and spawning Distribution. */
+import { execFileSync } from 'node:child_process';
+import { DISTRIBUTION_BIN, ROOT } from './env.ts';
+import { cleanEnv, spawnServer, type ServerProcess } from './processes.ts';
+
+/** `npm run build`: the compiled dist/main.js is what `npm start` runs. */
+export function buildDockyard(): void {
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+}
+
+/**
+ * A registry config.yml (read by Distribution, and by Dockyard when given one): errors-only log
+ * (and no access log if asked), `addr`, filesystem storage under `storage` without upload purging, then `extra` lines.
+ */
+export function registryConfigYaml(opts: { addr: string; storage: string; disableAccessLog: boolean; extra?: string[] }): string {
+  return [
+    'version: 0.1',
+    'log:',
+    '  level: error',
+    ...(opts.disableAccessLog ? ['  accesslog:', '    disabled: true'] : []),
+    'http:',
+    `  addr: ${opts.addr}`,
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${JSON.stringify(opts.storage)}`,
+    '  maintenance:',
+    '    uploadpurging:',
+    '      enabled: false',
+    ...(opts.extra ?? []),
+    '',
+  ].join('\n');
+}
+
+/**
+ * Dockyard under node directly (no npm/npx/tsx wrapper), so the child's pid is the server itself
+ * and a signal to it reaches the server. `args` are node's arguments (flags, entry, config path).
+ */
+export function spawnDockyard(label: string, args: string[], env: NodeJS.ProcessEnv = {}): ServerProcess {
+  return spawnServer(label, process.execPath, args, { cwd: ROOT, env: { ...cleanEnv(), ...env } });
+}
+
+/** `docker-registry serve <configPath>`, run in `dir`. */
+export function spawnDistribution(label: string, configPath: string, dir: string): ServerProcess {
+  return spawnServer(label, DISTRIBUTION_BIN, ['serve', configPath], { cwd: dir, env: cleanEnv() });
+}
