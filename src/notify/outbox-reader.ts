@@ -19,6 +19,18 @@ export interface EndpointCounts {
   dead: number;
 }
 
+/** The columns of an `events` row that make a QueuedEvent. */
+interface EventRow {
+  seq: number;
+  payload: string;
+  attempts: number;
+  enqueued_at: number;
+}
+
+function queued(endpoint: string, r: EventRow): QueuedEvent {
+  return { seq: r.seq, endpoint, event: JSON.parse(r.payload) as Event, attempts: r.attempts, enqueuedAt: r.enqueued_at };
+}
+
 /** Creates the outbox file and its tables, before any thread opens it. */
 export function createOutbox(file: string): void {
   const db = new Database(file);
@@ -40,19 +52,8 @@ export class OutboxReader {
 
   /** Pending events for an endpoint after `afterSeq`, oldest first. */
   next(endpoint: string, afterSeq: number, limit: number): QueuedEvent[] {
-    const rows = this.sql.next.all(endpoint, EventState.Pending, afterSeq, limit) as {
-      seq: number;
-      payload: string;
-      attempts: number;
-      enqueued_at: number;
-    }[];
-    return rows.map((r) => ({
-      seq: r.seq,
-      endpoint,
-      event: JSON.parse(r.payload) as Event,
-      attempts: r.attempts,
-      enqueuedAt: r.enqueued_at,
-    }));
+    const rows = this.sql.next.all(endpoint, EventState.Pending, afterSeq, limit) as EventRow[];
+    return rows.map((r) => queued(endpoint, r));
   }
 
   /** Endpoints switched off by a 410 Gone, with the reason. */
@@ -101,23 +102,11 @@ export class OutboxReader {
   }
 
   deadLetters(endpoint: string, limit: number): (QueuedEvent & { error: string | null; status: number | null })[] {
-    const rows = this.sql.dead.all(endpoint, EventState.Dead, limit) as {
-      seq: number;
-      payload: string;
-      attempts: number;
-      enqueued_at: number;
+    const rows = this.sql.dead.all(endpoint, EventState.Dead, limit) as (EventRow & {
       last_error: string | null;
       last_status: number | null;
-    }[];
-    return rows.map((r) => ({
-      seq: r.seq,
-      endpoint,
-      event: JSON.parse(r.payload) as Event,
-      attempts: r.attempts,
-      enqueuedAt: r.enqueued_at,
-      error: r.last_error,
-      status: r.last_status,
-    }));
+    })[];
+    return rows.map((r) => ({ ...queued(endpoint, r), error: r.last_error, status: r.last_status }));
   }
 
   close(): void {
