@@ -17,7 +17,7 @@ import type {
   UploadService,
 } from '../storage/repository.ts';
 import type { UploadId } from '../storage/layout.ts';
-import type { Action, Event, EventTarget } from './event.ts';
+import type { Action, EventTarget } from './event.ts';
 import type { Sink } from './sink.ts';
 import type { EventFactory } from './source.ts';
 
