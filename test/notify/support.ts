@@ -242,7 +242,8 @@ export function manifestTarget(
 
 // --- the golden Distribution 2.8.2 deliveries ------------------------------------------------
 
-const GOLDEN_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared/golden');
+// Copies of the deliveries CNCF Distribution 2.8.2 really sent (shared/golden), kept with the tests.
+const GOLDEN_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/golden');
 export type GoldenKind = 'push-blob' | 'push-manifest' | 'pull-blob' | 'pull-manifest' | 'mount-blob' | 'delete-blob' | 'delete-manifest' | 'delete-tag';
 
 export function golden(kind: GoldenKind): Event {
