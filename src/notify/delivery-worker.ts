@@ -17,6 +17,8 @@ export interface EndpointQueue {
 
 /** Rows read from the outbox at a time. */
 const READ_AHEAD = 256;
+/** Pause after an unexpected fault before the worker tries again. */
+const FAULT_PAUSE_MS = 1_000;
 
 export interface WorkerOptions {
   /** Events per request: 1 unless the endpoint has `batch`. */
@@ -53,9 +55,24 @@ export class DeliveryWorker {
   ) {}
 
   start(): void {
-    this.running ??= this.loop().catch((err: unknown) => {
-      if (!this.signal.aborted) this.logger.error({ err, endpoint: this.endpoint }, 'delivery worker stopped');
-    });
+    this.running ??= this.run();
+  }
+
+  /**
+   * Keeps the loop going through unexpected faults (a failed read of the outbox, say): an
+   * endpoint that silently stopped delivering would break the promise of at-least-once.
+   */
+  private async run(): Promise<void> {
+    while (!this.signal.aborted) {
+      try {
+        await this.loop();
+      } catch (err) {
+        if (this.signal.aborted) return;
+        this.logger.error({ err, endpoint: this.endpoint }, 'delivery worker fault; resuming shortly');
+        this.readAhead = [];
+        await sleep(FAULT_PAUSE_MS, undefined, { signal: this.signal }).catch(() => undefined);
+      }
+    }
   }
 
   /** New events were committed (or the endpoint was enabled): look again. */
