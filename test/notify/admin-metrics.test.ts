@@ -1,19 +1,13 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
+import type { AttemptRecord } from '../../src/notify/outbox-client.ts';
 import { randomBlob } from '../helpers/oci.ts';
 import { eventsOf, failFirst, ok } from '../helpers/receiver.ts';
 import { committedSchema, jsonSchemaViolations } from './json-schema.ts';
 import { adminJson, assertValidEvent, drained, resetBeforeEach, useWithReceiver, V1 } from './support.ts';
 
-interface Attempt {
-  endpoint: string;
-  eventIds: string[];
-  at: number;
-  status: number | null;
-  latencyMs: number;
-  error: string | null;
-  response: string | null;
-}
+/** One attempt as GET .../deliveries lists it. */
+type Attempt = AttemptRecord;
 
 interface PingResult {
   endpoint: string;

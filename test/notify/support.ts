@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { EndpointStatus } from '../../src/notify/admin.ts';
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
@@ -117,17 +118,8 @@ export async function adminJson<T>(registry: { url: string }, p: string, init: R
   return (text ? JSON.parse(text) : undefined) as T;
 }
 
-export interface EndpointState {
-  name: string;
-  url: string;
-  disabled: boolean;
-  disabledReason: string | null;
-  pending: number;
-  delivered: number;
-  deadLetters: number;
-  failingSince: string | null;
-  lastStatus: number | null;
-}
+/** One endpoint as GET /notifications/endpoints lists it. */
+export type EndpointState = EndpointStatus;
 
 export async function endpointState(registry: { url: string }, name = 'hook'): Promise<EndpointState> {
   const { endpoints } = await adminJson<{ endpoints: EndpointState[] }>(registry, '/notifications/endpoints');
