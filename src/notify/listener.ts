@@ -7,7 +7,7 @@ import type {
   AcceptedTypes,
   BlobInfo,
   BlobService,
-  ByteRange,
+  RangeChoice,
   ChunkOptions,
   ManifestInfo,
   ManifestReference,
@@ -56,8 +56,8 @@ export function listen(repo: Repository, ctx: RequestContext, factory: EventFact
       if (isHead) await emit('pull', blobTarget(info));
       return info;
     },
-    async open(digest: Digest, range?: ByteRange) {
-      const opened = await repo.blobs.open(digest, range);
+    async open(digest: Digest, choose?: RangeChoice) {
+      const opened = await repo.blobs.open(digest, choose);
       await emitOrDestroy(opened.stream, () => emit('pull', blobTarget(opened.info)));
       return opened;
     },

@@ -4,7 +4,7 @@ import type { Digest } from '../oci/digest.ts';
 import { MediaType } from '../oci/media-types.ts';
 import type { RepoName } from '../oci/names.ts';
 import type { ContentStore } from './content-store.ts';
-import type { BlobInfo, BlobService, ByteRange } from './repository.ts';
+import type { BlobInfo, BlobService, ByteRange, RangeChoice } from './repository.ts';
 
 /** Blobs as one repository sees them: only those pushed or mounted into it. */
 export class RepositoryBlobStore implements BlobService {
@@ -19,9 +19,10 @@ export class RepositoryBlobStore implements BlobService {
     return { digest, size, mediaType: MediaType.OctetStream };
   }
 
-  async open(digest: Digest, range?: ByteRange): Promise<{ info: BlobInfo; stream: Readable }> {
+  async open(digest: Digest, choose?: RangeChoice): Promise<{ info: BlobInfo; stream: Readable; range: ByteRange | null }> {
     const info = await this.stat(digest);
-    return { info, stream: await this.content.read(digest, range) };
+    const range = choose ? choose(info.size) : null;
+    return { info, range, stream: await this.content.read(digest, range ?? undefined) };
   }
 
   async delete(digest: Digest): Promise<BlobInfo> {

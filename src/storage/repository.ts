@@ -24,17 +24,20 @@ export interface BlobInfo {
   mediaType: string;
 }
 
-/** Inclusive byte range, already checked against the blob's size. */
+/** Inclusive byte range. */
 export interface ByteRange {
   start: number;
   end: number;
 }
 
+/** Picks the range to read once the blob's size is known (null: all of it); may throw (416). */
+export type RangeChoice = (size: number) => ByteRange | null;
+
 export interface BlobService {
   /** Existence check (HEAD). Throws BLOB_UNKNOWN. */
   stat(digest: Digest): Promise<BlobInfo>;
-  /** Opens the blob for reading (GET); `range` is computed by the caller from `stat`'s size. */
-  open(digest: Digest, range?: ByteRange): Promise<{ info: BlobInfo; stream: Readable }>;
+  /** Opens the blob for reading (GET), all of it or the range `choose` picks from its size. */
+  open(digest: Digest, choose?: RangeChoice): Promise<{ info: BlobInfo; stream: Readable; range: ByteRange | null }>;
   /** Unlinks the blob from this repository. Throws BLOB_UNKNOWN. */
   delete(digest: Digest): Promise<BlobInfo>;
   /**

@@ -13,9 +13,7 @@ export function registerBlobRoutes(router: Router, deps: ApiDeps): void {
     GET: async (req, res) => {
       const repo = deps.repository(nameParam(req), contextOf(res));
       const digest = parseDigest(param(req, 1));
-      const { size } = await repo.blobs.stat(digest);
-      const range = byteRange(req.headers.range, size);
-      const { info, stream } = await repo.blobs.open(digest, range ?? undefined);
+      const { info, stream, range } = await repo.blobs.open(digest, (size) => byteRange(req.headers.range, size));
       describe(res, info);
       if (range) {
         res.status(206);
