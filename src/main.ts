@@ -18,7 +18,16 @@ async function main(): Promise<void> {
   const logger = createLogger(loaded.config.log.level);
   for (const warning of loaded.warnings) logger.warn(warning);
 
-  const running = await startRegistry(loaded.config, logger);
+  let running;
+  try {
+    running = await startRegistry(loaded.config, logger);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`dockyard: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

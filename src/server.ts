@@ -5,6 +5,9 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import { Registry as MetricsRegistry, collectDefaultMetrics } from 'prom-client';
 import { createApp } from './api/app.ts';
+import { ClientAddress } from './api/client-address.ts';
+import { createGuards } from './api/guards.ts';
+import { setUpAuth } from './auth/setup.ts';
 import { parseListenAddress } from './config/listen-address.ts';
 import type { Config } from './config/schema.ts';
 import { startDebugServer } from './debug-server.ts';
@@ -36,6 +39,11 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
 
   const driver = new FilesystemDriver(config.storage.filesystem.rootdirectory);
   const registry = new StorageRegistry(driver);
+  // Before anything starts: a missing htpasswd file or bad certificate bundle stops the start here.
+  const auth = await setUpAuth(config.auth, {
+    storageRoot: driver.root,
+    allowRemoteAdmin: config.notifications.admin.allowremote,
+  });
   const metrics = new MetricsRegistry();
   const activeEndpoints = config.notifications.endpoints.filter((e) => !e.disabled);
   // Loaded only when used: the delivery machinery (SQLite, undici) costs memory a registry
@@ -59,7 +67,10 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
       deleteEnabled: config.storage.delete.enabled,
       externalBaseUrl: config.http.host,
       notifications: notifier,
+      guards: createGuards(auth.access),
+      tokenService: auth.tokenService,
     },
+    { headers: config.http.headers, clients: new ClientAddress(config.http.trustedproxies) },
     logger,
   );
   const server = createServer({ keepAliveTimeout: 65_000 }, app);
@@ -88,7 +99,14 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host === undefined ? '127.0.0.1' : shownHost}:${port}`;
   logger.info(
-    { addr: config.http.addr, url, root: driver.root, storage: driver.name, endpoints: activeEndpoints.map((e) => e.name) },
+    {
+      addr: config.http.addr,
+      url,
+      root: driver.root,
+      storage: driver.name,
+      auth: config.auth?.htpasswd ? 'htpasswd' : config.auth?.token ? (auth.tokenService ? 'token+tokenservice' : 'token') : 'none',
+      endpoints: activeEndpoints.map((e) => e.name),
+    },
     'dockyard listening',
   );
 

@@ -1,5 +1,6 @@
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
+import type { ClientAddress } from './client-address.ts';
 import type { ApiDeps } from './deps.ts';
 import { errorRenderer, notFound } from './errors.ts';
 import { API_VERSION, Header } from './headers.ts';
@@ -11,14 +12,22 @@ import { registerManifestRoutes } from './routes/manifests.ts';
 import { registerNotificationRoutes } from './routes/notifications.ts';
 import { registerReferrerRoutes } from './routes/referrers.ts';
 import { registerTagRoutes } from './routes/tags.ts';
+import { registerTokenRoutes } from './routes/token.ts';
 import { registerUploadRoutes } from './routes/uploads.ts';
 
+export interface HttpOptions {
+  /** `http.headers`: added to every response. */
+  headers: Record<string, string | string[]>;
+  clients: ClientAddress;
+}
+
 /** Builds the HTTP application: the `/v2/` API over the services in `deps`. */
-export function createApp(deps: ApiDeps, logger: Logger): Express {
+export function createApp(deps: ApiDeps, http: HttpOptions, logger: Logger): Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
   app.use((req, res, next) => {
+    for (const [name, value] of Object.entries(http.headers)) res.setHeader(name, value);
     res.setHeader(Header.ApiVersion, API_VERSION);
     const started = process.hrtime.bigint();
     res.on('finish', () => {
@@ -27,10 +36,10 @@ export function createApp(deps: ApiDeps, logger: Logger): Express {
     });
     next();
   });
-  app.use(requestContext(deps.externalBaseUrl));
+  app.use(requestContext(deps.externalBaseUrl, http.clients));
 
   const v2 = express.Router({ caseSensitive: true, strict: true });
-  registerBaseRoutes(v2);
+  registerBaseRoutes(v2, deps.guards);
   registerCatalogRoutes(v2, deps);
   registerTagRoutes(v2, deps);
   registerReferrerRoutes(v2, deps);
@@ -39,7 +48,8 @@ export function createApp(deps: ApiDeps, logger: Logger): Express {
   registerManifestRoutes(v2, deps);
   app.use(v2);
   const admin = express.Router();
-  registerNotificationRoutes(admin, deps.notifications);
+  registerNotificationRoutes(admin, deps.notifications, deps.guards.admin);
+  if (deps.tokenService) registerTokenRoutes(admin, deps.tokenService);
   app.use(admin);
 
   app.use(notFound);

@@ -1,11 +1,13 @@
+import type { TokenService } from '../auth/token-service.ts';
 import type { RepoName } from '../oci/names.ts';
 import type { RequestContext } from '../oci/request-context.ts';
 import type { NotificationAdmin } from '../notify/admin.ts';
 import type { Registry, Repository } from '../storage/repository.ts';
+import type { Guards } from './guards.ts';
 
 /** What the routes need, passed in; no route module imports a singleton. */
 export interface ApiDeps {
-  /** The repository as this request may use it (decorated by notifications, later by auth). */
+  /** The repository as this request may use it (decorated by notifications). */
   repository: (name: RepoName, ctx: RequestContext) => Repository;
   registry: Registry;
   deleteEnabled: boolean;
@@ -13,4 +15,8 @@ export interface ApiDeps {
   externalBaseUrl?: string;
   /** The operator API for notifications. */
   notifications: NotificationAdmin;
+  /** The access each route needs, checked before its handler. */
+  guards: Guards;
+  /** The built-in token service (`auth.tokenservice`), served at /auth/token. */
+  tokenService: TokenService | null;
 }

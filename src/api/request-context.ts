@@ -1,14 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import type { RequestContext } from '../oci/request-context.ts';
+import type { ClientAddress } from './client-address.ts';
 
-/** Captures the request's facts once, for events and logs. */
-export function requestContext(externalBaseUrl: string | undefined): RequestHandler {
+/** Captures the request's facts once, for events, logs and access checks. */
+export function requestContext(externalBaseUrl: string | undefined, clients: ClientAddress): RequestHandler {
   return (req, res, next) => {
     const host = req.headers.host ?? '';
+    const client = clients.resolve(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for']);
     const ctx: RequestContext = {
       id: randomUUID(),
-      addr: formatAddress(req.socket.remoteAddress, req.socket.remotePort),
+      addr: client.proxied ? client.ip : formatAddress(client.ip, req.socket.remotePort),
+      clientIp: client.ip,
       host,
       method: req.method,
       useragent: req.headers['user-agent'] ?? '',
@@ -27,7 +30,6 @@ export function isHead(req: Request): boolean {
   return req.method === 'HEAD';
 }
 
-function formatAddress(ip: string | undefined, port: number | undefined): string {
-  const host = ip?.startsWith('::ffff:') ? ip.slice(7) : (ip ?? '');
-  return host.includes(':') ? `[${host}]:${port ?? 0}` : `${host}:${port ?? 0}`;
+function formatAddress(ip: string, port: number | undefined): string {
+  return ip.includes(':') ? `[${ip}]:${port ?? 0}` : `${ip}:${port ?? 0}`;
 }

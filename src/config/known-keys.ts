@@ -1,28 +1,42 @@
 /**
- * Keys of Distribution's configuration that Dockyard accepts but does not act on yet: a file
- * written for Distribution still starts, and the log names each key that is being ignored.
- * A key listed here covers everything below it.
+ * Keys of Distribution's configuration that Dockyard does not act on yet, in two kinds. A key
+ * listed covers everything below it.
+ *
+ * Tuning keys only change how fast or how verbosely the registry works: a file written for
+ * Distribution still starts, and the log names each key being ignored.
  */
-export const DISTRIBUTION_KEYS_NOT_IMPLEMENTED: readonly string[] = [
+export const DISTRIBUTION_TUNING_KEYS_NOT_IMPLEMENTED: readonly string[] = [
   'loglevel',
   'log.formatter',
   'log.fields',
   'log.hooks',
   'log.accesslog',
   'log.reportcaller',
-  'http.net',
-  'http.prefix',
   'http.secret',
   'http.relativeurls',
   'http.draintimeout',
-  'http.tls',
-  'http.headers',
   'http.http2',
   'http.h2c',
   'storage.filesystem.maxthreads',
   'storage.cache',
   'storage.redirect',
   'storage.tag',
+  'reporting',
+  'redis',
+  'health',
+  'compatibility',
+  'catalog',
+];
+
+/**
+ * Keys that change who may do what, where the bytes are kept or how they travel. Ignoring one
+ * would run a registry other than the one configured (open where it should be closed, plain where
+ * it should be TLS, on local disk where it should be S3), so each stops the start, named.
+ */
+export const DISTRIBUTION_KEYS_REFUSED: readonly string[] = [
+  'auth.silly',
+  'http.tls',
+  'http.prefix',
   'storage.maintenance.readonly',
   'storage.inmemory',
   'storage.s3',
@@ -30,16 +44,10 @@ export const DISTRIBUTION_KEYS_NOT_IMPLEMENTED: readonly string[] = [
   'storage.gcs',
   'storage.swift',
   'storage.oss',
-  'auth',
   'middleware',
-  'reporting',
-  'redis',
-  'health',
   'proxy',
-  'compatibility',
   'validation',
   'policy',
-  'catalog',
 ];
 
 /** Keys that are maps of settings, for environment variables that set a whole subtree as YAML. */
@@ -50,6 +58,9 @@ export const IMPLEMENTED_KEYS: readonly string[] = [
   'http',
   'http.addr',
   'http.host',
+  'http.net',
+  'http.headers',
+  'http.trustedproxies',
   'storage',
   'storage.filesystem',
   'storage.filesystem.rootdirectory',
@@ -73,4 +84,28 @@ export const IMPLEMENTED_KEYS: readonly string[] = [
   'notifications.outbox',
   'notifications.outbox.path',
   'notifications.outbox.retention',
+  'notifications.admin',
+  'notifications.admin.allowremote',
+  'auth',
+  'auth.htpasswd',
+  'auth.htpasswd.realm',
+  'auth.htpasswd.path',
+  'auth.htpasswd.admins',
+  'auth.htpasswd.access',
+  'auth.token',
+  'auth.token.realm',
+  'auth.token.service',
+  'auth.token.issuer',
+  'auth.token.rootcertbundle',
+  'auth.token.jwks',
+  'auth.token.autoredirect',
+  'auth.token.autoredirectpath',
+  'auth.token.signingalgorithms',
+  'auth.tokenservice',
+  'auth.tokenservice.htpasswd',
+  'auth.tokenservice.key',
+  'auth.tokenservice.expiration',
+  'auth.tokenservice.refreshexpiration',
+  'auth.tokenservice.admins',
+  'auth.tokenservice.access',
 ];

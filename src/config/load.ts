@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { configSchema, type Config } from './schema.ts';
-import { DISTRIBUTION_KEYS_NOT_IMPLEMENTED, IMPLEMENTED_KEYS } from './known-keys.ts';
+import { DISTRIBUTION_KEYS_REFUSED, DISTRIBUTION_TUNING_KEYS_NOT_IMPLEMENTED, IMPLEMENTED_KEYS } from './known-keys.ts';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -46,7 +46,15 @@ export function parseConfig(raw: Tree, env: NodeJS.ProcessEnv = {}): LoadedConfi
   const tree = structuredClone(raw);
   const warnings: string[] = [];
   applyEnvironment(tree, env, warnings);
-  for (const key of DISTRIBUTION_KEYS_NOT_IMPLEMENTED) {
+  const refused = DISTRIBUTION_KEYS_REFUSED.filter((key) => hasPath(tree, key));
+  if (refused.length > 0) {
+    throw new ConfigError(
+      refused
+        .map((key) => `configuration key "${key}" is not implemented by Dockyard; it changes who may do what or how data is kept or travels, so the registry will not start without it: remove it`)
+        .join('; '),
+    );
+  }
+  for (const key of DISTRIBUTION_TUNING_KEYS_NOT_IMPLEMENTED) {
     if (removePath(tree, key)) warnings.push(`configuration key "${key}" is not implemented by Dockyard yet and is ignored`);
   }
   const result = configSchema.safeParse(tree);
@@ -69,18 +77,28 @@ const ENV_IGNORED = new Set(['REGISTRY_CONFIGURATION_PATH']);
 
 function applyEnvironment(tree: Tree, env: NodeJS.ProcessEnv, warnings: string[]): void {
   const byEnvName = new Map<string, string>();
-  for (const key of [...IMPLEMENTED_KEYS, ...DISTRIBUTION_KEYS_NOT_IMPLEMENTED]) {
-    byEnvName.set(ENV_PREFIX + key.toUpperCase().replaceAll('.', '_'), key);
+  for (const key of [...IMPLEMENTED_KEYS, ...DISTRIBUTION_TUNING_KEYS_NOT_IMPLEMENTED, ...DISTRIBUTION_KEYS_REFUSED]) {
+    byEnvName.set(envName(key), key);
   }
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || ENV_IGNORED.has(name) || value === undefined) continue;
     const key = byEnvName.get(name);
     if (!key) {
+      // A variable below a refused key (REGISTRY_HTTP_TLS_CERTIFICATE) must refuse the start too.
+      const refused = DISTRIBUTION_KEYS_REFUSED.find((k) => name.startsWith(`${envName(k)}_`));
+      if (refused) {
+        if (!hasPath(tree, refused)) setPath(tree, refused, {});
+        continue;
+      }
       warnings.push(`environment variable ${name} names no configuration key and is ignored`);
       continue;
     }
     setPath(tree, key, scalar(value));
   }
+}
+
+function envName(key: string): string {
+  return ENV_PREFIX + key.toUpperCase().replaceAll('.', '_');
 }
 
 /**
@@ -111,6 +129,15 @@ function setPath(tree: Tree, key: string, value: unknown): void {
     node = node[part] as Tree;
   }
   node[parts[parts.length - 1]!] = value;
+}
+
+function hasPath(tree: Tree, key: string): boolean {
+  let node: unknown = tree;
+  for (const part of key.split('.')) {
+    if (!isTree(node) || !(part in node)) return false;
+    node = node[part];
+  }
+  return true;
 }
 
 function removePath(tree: Tree, key: string): boolean {

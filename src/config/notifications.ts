@@ -76,6 +76,8 @@ export const notificationsSchema = z
         retention: duration.default(24 * HOUR),
       })
       .prefault({}),
+    /** The operator API (`/notifications/...`) when auth is off: loopback clients only, unless allowremote. */
+    admin: z.strictObject({ allowremote: bool.default(false) }).prefault({}),
   })
   .prefault({});
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { bool, duration, listenAddress, positiveDuration } from './types.ts';
+import { authSchema, cidrList } from './auth.ts';
 import { notificationsSchema } from './notifications.ts';
 
 const logLevel = z.enum(['error', 'warn', 'info', 'debug']);
@@ -20,6 +21,12 @@ export const configSchema = z
           .url({ message: 'http.host must be an absolute URL such as https://registry.example.com' })
           .transform((url) => url.replace(/\/+$/, ''))
           .optional(),
+        /** Only `tcp` is served; Distribution's `unix` is not implemented and stops the start. */
+        net: z.literal('tcp', { message: 'only "tcp" is implemented (a unix socket is not)' }).default('tcp'),
+        /** Headers added to every response, as Distribution's `http.headers`. */
+        headers: z.record(z.string(), z.union([z.string(), z.array(z.string())])).default({}),
+        /** Dockyard's: proxies whose X-Forwarded-For names the client (IPs or CIDRs). */
+        trustedproxies: cidrList.default([]),
         debug: z
           .strictObject({
             /** Where /metrics is served, as in Distribution; off when absent. */
@@ -49,6 +56,7 @@ export const configSchema = z
           .prefault({}),
       })
       .prefault({}),
+    auth: authSchema,
     notifications: notificationsSchema,
   })
   .strict();

@@ -1,6 +1,6 @@
 import type { EndpointConfig } from '../config/notifications.ts';
 import type { Event } from './event.ts';
-import { globToRegExp } from './glob.ts';
+import { globToRegExp } from '../oci/glob.ts';
 import type { Sink } from './sink.ts';
 
 /** Which events an endpoint wants, from its config; decided once per event, before the outbox. */

@@ -4,8 +4,10 @@
  */
 export interface RequestContext {
   id: string;
-  /** Remote address as `ip:port`. */
+  /** Remote address as `ip:port`; the client's IP alone when a trusted proxy named it (X-Forwarded-For). */
   addr: string;
+  /** The client's IP (after trusted proxies), for rate limits and the loopback rule. */
+  clientIp: string;
   /** The Host the client addressed. */
   host: string;
   method: string;

@@ -47,20 +47,42 @@ describe('configuration: parseConfig', () => {
     assert.deepEqual(raw, { http: { addr: ':1234', secret: 'x' } });
   });
 
-  it('accepts known but unimplemented Distribution keys with a warning naming each', () => {
+  it('accepts known but unimplemented tuning keys with a warning naming each', () => {
     const { config, warnings } = parseConfig({
       loglevel: 'info',
-      http: { addr: ':5000', secret: 'a-secret', tls: { certificate: '/x' } },
+      http: { addr: ':5000', secret: 'a-secret', draintimeout: '10s' },
       storage: { cache: { blobdescriptor: 'inmemory' }, redirect: { disable: true }, filesystem: { rootdirectory: '/r', maxthreads: 100 } },
-      auth: { htpasswd: { realm: 'r', path: '/p' } },
+      health: { storagedriver: { enabled: true } },
       redis: { addr: 'localhost:6379' },
     });
-    for (const key of ['loglevel', 'http.secret', 'http.tls', 'storage.cache', 'storage.redirect', 'storage.filesystem.maxthreads', 'auth', 'redis']) {
+    for (const key of ['loglevel', 'http.secret', 'http.draintimeout', 'storage.cache', 'storage.redirect', 'storage.filesystem.maxthreads', 'health', 'redis']) {
       assert.ok(warnings.some((w) => w.includes(`"${key}"`)), `no warning names "${key}": ${JSON.stringify(warnings)}`);
     }
     assert.equal(warnings.length, 8);
     assert.equal(config.http.addr, ':5000');
     assert.equal(config.storage.filesystem.rootdirectory, '/r');
+  });
+
+  it('refuses every security or storage key it does not implement, naming each, instead of ignoring it', () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ auth: { silly: { realm: 'r', service: 's' } } }, 'auth.silly'],
+      [{ http: { tls: { certificate: '/c', key: '/k' } } }, 'http.tls'],
+      [{ http: { prefix: '/registry' } }, 'http.prefix'],
+      [{ proxy: { remoteurl: 'https://registry-1.docker.io' } }, 'proxy'],
+      [{ storage: { maintenance: { readonly: { enabled: true } } } }, 'storage.maintenance.readonly'],
+      [{ storage: { s3: { bucket: 'b', region: 'r' } } }, 'storage.s3'],
+      [{ middleware: { storage: [{ name: 'cloudfront' }] } }, 'middleware'],
+      [{ validation: { manifests: { urls: { allow: ['^https://'] } } } }, 'validation'],
+    ];
+    for (const [raw, key] of cases) {
+      assert.match(configError(() => parseConfig(raw)), new RegExp(`"${key.replaceAll('.', '\\.')}"`), JSON.stringify(raw));
+    }
+    // From the environment too: a variable cannot slip a refused key past the check.
+    assert.match(configError(() => parseConfig({}, { REGISTRY_HTTP_TLS_CERTIFICATE: '/c' })), /"http\.tls"/);
+    // An auth kind that does not exist at all is an unknown key.
+    assert.match(configError(() => parseConfig({ auth: { keystone: {} } })), /"auth\.keystone"/);
+    // http.net: only tcp.
+    assert.match(configError(() => parseConfig({ http: { net: 'unix', addr: '/run/registry.sock' } })), /http\.net/);
   });
 
   it('refuses an unknown key, naming it', () => {

@@ -120,6 +120,34 @@ describe('src/main.ts as a process', () => {
     assert.match(started.output(), /storage\.maintenance\.uploadpurging\.interval/);
   });
 
+  it("exits non-zero, naming the key, for a Distribution config with auth.silly (a security key it does not implement)", async () => {
+    const config = path.join(dir, 'silly.yml');
+    await writeFile(
+      config,
+      `http:\n  addr: 127.0.0.1:${await freePort()}\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'data3')}\nauth:\n  silly:\n    realm: silly-realm\n    service: silly-service\n`,
+    );
+    const started = startMain(config);
+    running.push(started);
+    const { code } = await exitWithin(started, 10_000);
+    assert.notEqual(code, 0);
+    assert.match(started.output(), /"auth\.silly"/);
+    assert.doesNotMatch(started.output(), /\n\s+at /, 'a configuration refusal is one line, not a stack trace');
+  });
+
+  it('exits non-zero, naming the key, when the htpasswd file cannot be read', async () => {
+    const config = path.join(dir, 'htpasswd.yml');
+    const missing = path.join(dir, 'no-such-htpasswd');
+    await writeFile(
+      config,
+      `http:\n  addr: 127.0.0.1:${await freePort()}\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'data4')}\nauth:\n  htpasswd:\n    realm: r\n    path: ${missing}\n`,
+    );
+    const started = startMain(config);
+    running.push(started);
+    const { code } = await exitWithin(started, 10_000);
+    assert.notEqual(code, 0);
+    assert.match(started.output(), /"auth\.htpasswd\.path".*no-such-htpasswd/);
+  });
+
   it('exits non-zero with a message when the configuration file is missing', async () => {
     const started = startMain(path.join(dir, 'does-not-exist.yml'));
     running.push(started);

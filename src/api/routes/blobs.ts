@@ -10,7 +10,7 @@ import { deletion, resource } from '../resource.ts';
 
 export function registerBlobRoutes(router: Router, deps: ApiDeps): void {
   resource(router, /^\/v2\/(.+)\/blobs\/([^/]+)$/, {
-    GET: async (req, res) => {
+    GET: [deps.guards.pull, async (req, res) => {
       const repo = deps.repository(nameParam(req), contextOf(res));
       const digest = parseDigest(param(req, 1));
       const { info, stream, range } = await repo.blobs.open(digest, (size) => byteRange(req.headers.range, size));
@@ -26,18 +26,18 @@ export function registerBlobRoutes(router: Router, deps: ApiDeps): void {
         // The client went away mid-body; nothing more can be sent on this response.
         res.destroy();
       }
-    },
-    HEAD: async (req, res) => {
+    }],
+    HEAD: [deps.guards.pull, async (req, res) => {
       const repo = deps.repository(nameParam(req), contextOf(res));
       describe(res, await repo.blobs.stat(parseDigest(param(req, 1))));
       res.end();
-    },
-    DELETE: deletion(deps.deleteEnabled, async (req, res) => {
+    }],
+    DELETE: deletion(deps.deleteEnabled, [deps.guards.delete, async (req, res) => {
       const repo = deps.repository(nameParam(req), contextOf(res));
       await repo.blobs.delete(parseDigest(param(req, 1)));
       res.status(202).setHeader(Header.ContentLength, '0');
       res.end();
-    }),
+    }]),
   });
 }
 

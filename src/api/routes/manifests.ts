@@ -10,19 +10,19 @@ import { deletion, location, resource } from '../resource.ts';
 
 export function registerManifestRoutes(router: Router, deps: ApiDeps): void {
   resource(router, /^\/v2\/(.+)\/manifests\/([^/]+)$/, {
-    GET: async (req, res) => {
+    GET: [deps.guards.pull, async (req, res) => {
       const repo = deps.repository(nameParam(req), contextOf(res));
       const manifest = await repo.manifests.get(lookupReferenceParam(param(req, 1)), acceptedTypes(req));
       describe(res, manifest);
       res.end(manifest.content);
-    },
-    HEAD: async (req, res) => {
+    }],
+    HEAD: [deps.guards.pull, async (req, res) => {
       const repo = deps.repository(nameParam(req), contextOf(res));
       const manifest = await repo.manifests.stat(lookupReferenceParam(param(req, 1)), acceptedTypes(req));
       describe(res, manifest);
       res.end();
-    },
-    PUT: async (req, res) => {
+    }],
+    PUT: [deps.guards.push, async (req, res) => {
       const name = nameParam(req);
       const reference = referenceParam(param(req, 1));
       const body = await readSmallBody(req, MAX_MANIFEST_BYTES, 'MANIFEST_INVALID');
@@ -34,15 +34,15 @@ export function registerManifestRoutes(router: Router, deps: ApiDeps): void {
       if (result.subject) res.setHeader(Header.OciSubject, result.subject.digest);
       res.setHeader(Header.ContentLength, '0');
       res.end();
-    },
-    DELETE: deletion(deps.deleteEnabled, async (req, res) => {
+    }],
+    DELETE: deletion(deps.deleteEnabled, [deps.guards.delete, async (req, res) => {
       const repo = deps.repository(nameParam(req), contextOf(res));
       const reference = lookupReferenceParam(param(req, 1));
       if (reference.tag !== undefined) await repo.tags.delete(reference.tag);
       else await repo.manifests.delete(reference.digest);
       res.status(202).setHeader(Header.ContentLength, '0');
       res.end();
-    }),
+    }]),
   });
 }
 

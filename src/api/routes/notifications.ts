@@ -1,4 +1,4 @@
-import type { Router } from 'express';
+import type { RequestHandler, Router } from 'express';
 import { RegistryError } from '../../oci/errors.ts';
 import type { NotificationAdmin } from '../../notify/admin.ts';
 import { envelopeJsonSchema } from '../../notify/event.ts';
@@ -9,14 +9,17 @@ const MAX_LIMIT = 1000;
 
 /**
  * The operator's view of notifications: endpoint state, the delivery log, dead letters,
- * redelivery, a test ping, re-enabling after 410 Gone; and the event JSON Schema.
+ * redelivery, a test ping, re-enabling after 410 Gone (all behind `adminOnly`); and the event
+ * JSON Schema, public, for consumers.
  */
-export function registerNotificationRoutes(router: Router, admin: NotificationAdmin): void {
+export function registerNotificationRoutes(router: Router, admin: NotificationAdmin, adminOnly: RequestHandler): void {
   const schema = JSON.stringify(envelopeJsonSchema(), null, 2);
 
   router.get('/notifications/schema/events.json', (_req, res) => {
     res.type('application/schema+json').send(schema);
   });
+
+  router.use('/notifications/endpoints', adminOnly);
 
   router.get('/notifications/endpoints', async (_req, res) => {
     res.json({ endpoints: await admin.status() });

@@ -8,9 +8,9 @@ import { nameParam, param, query } from '../params.ts';
 import { resource } from '../resource.ts';
 
 /** `GET /v2/<name>/referrers/<digest>`: an OCI index of the manifests whose subject is the digest. */
-export function registerReferrerRoutes(router: Router, deps: Pick<ApiDeps, 'repository'>): void {
+export function registerReferrerRoutes(router: Router, deps: Pick<ApiDeps, 'repository' | 'guards'>): void {
   resource(router, /^\/v2\/(.+)\/referrers\/([^/]+)$/, {
-    GET: async (req, res) => {
+    GET: [deps.guards.pull, async (req, res) => {
       const name = nameParam(req);
       const subject = parseDigest(param(req, 1));
       const artifactType = query(req, 'artifactType');
@@ -18,6 +18,6 @@ export function registerReferrerRoutes(router: Router, deps: Pick<ApiDeps, 'repo
       if (artifactType !== undefined) res.setHeader(Header.OciFiltersApplied, 'artifactType');
       res.setHeader(Header.ContentType, MediaType.OciIndex);
       res.end(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests })));
-    },
+    }],
   });
 }

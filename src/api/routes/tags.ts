@@ -5,9 +5,9 @@ import { contextOf } from '../request-context.ts';
 import { nameParam, nextLink, pagination } from '../params.ts';
 import { resource } from '../resource.ts';
 
-export function registerTagRoutes(router: Router, deps: Pick<ApiDeps, 'repository'>): void {
+export function registerTagRoutes(router: Router, deps: Pick<ApiDeps, 'repository' | 'guards'>): void {
   resource(router, /^\/v2\/(.+)\/tags\/list$/, {
-    GET: async (req, res) => {
+    GET: [deps.guards.pull, async (req, res) => {
       const name = nameParam(req);
       const { n, last, explicit } = pagination(req, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
       const all = await deps.repository(name, contextOf(res)).tags.list();
@@ -18,6 +18,6 @@ export function registerTagRoutes(router: Router, deps: Pick<ApiDeps, 'repositor
         res.setHeader(Header.Link, nextLink(`/v2/${name}/tags/list`, n, lastTag));
       }
       res.json({ name, tags });
-    },
+    }],
   });
 }

@@ -1,9 +1,11 @@
 import type { Request, Response, Router } from 'express';
 import { RegistryError } from '../../oci/errors.ts';
 import type { Digest } from '../../oci/digest.ts';
-import { parseRepoName, type RepoName } from '../../oci/names.ts';
+import type { RepoName } from '../../oci/names.ts';
 import type { UploadStatus } from '../../storage/repository.ts';
 import type { ApiDeps } from '../deps.ts';
+import { identityOf } from '../guards.ts';
+import { mountSource } from '../mount-source.ts';
 import { Header } from '../headers.ts';
 import { contextOf } from '../request-context.ts';
 import { chunkRange, contentLength, digestQuery, hasBody, nameParam, param, query, uploadIdParam } from '../params.ts';
@@ -12,14 +14,13 @@ import { location, resource } from '../resource.ts';
 /** The upload endpoints: start (or mount, or single-request push), chunks, completion, status, cancel. */
 export function registerUploadRoutes(router: Router, deps: ApiDeps): void {
   resource(router, /^\/v2\/(.+)\/blobs\/uploads\/?$/, {
-    POST: async (req, res) => {
+    POST: [deps.guards.push, async (req, res) => {
       const name = nameParam(req);
       const repo = deps.repository(name, contextOf(res));
       const mount = digestQuery(req, 'mount');
       if (mount) {
-        const fromRaw = query(req, 'from');
-        const from = fromRaw === undefined ? null : parseRepoName(fromRaw);
-        const mounted = await repo.blobs.mount(mount, from);
+        const from = await mountSource(deps.registry, identityOf(res), mount, query(req, 'from'));
+        const mounted = from === undefined ? null : await repo.blobs.mount(mount, from);
         if (mounted) return created(res, deps, name, mounted.digest);
         // Not mountable: fall through to a normal upload session, as the spec says.
       }
@@ -36,16 +37,16 @@ export function registerUploadRoutes(router: Router, deps: ApiDeps): void {
         }
       }
       accepted(res, deps, name, upload);
-    },
+    }],
   });
 
   resource(router, /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/, {
-    GET: async (req, res) => {
+    GET: [deps.guards.push, async (req, res) => {
       const name = nameParam(req);
       const status = await deps.repository(name, contextOf(res)).uploads.status(uploadIdParam(param(req, 1)));
       accepted(res, deps, name, status, 204);
-    },
-    PATCH: async (req, res) => {
+    }],
+    PATCH: [deps.guards.push, async (req, res) => {
       const name = nameParam(req);
       const id = uploadIdParam(param(req, 1));
       const range = chunkRange(req);
@@ -54,8 +55,8 @@ export function registerUploadRoutes(router: Router, deps: ApiDeps): void {
         length: range?.length ?? contentLength(req),
       });
       accepted(res, deps, name, status);
-    },
-    PUT: async (req, res) => {
+    }],
+    PUT: [deps.guards.push, async (req, res) => {
       const name = nameParam(req);
       const id = uploadIdParam(param(req, 1));
       const digest = requiredDigest(req);
@@ -66,12 +67,12 @@ export function registerUploadRoutes(router: Router, deps: ApiDeps): void {
         length: body ? (range?.length ?? contentLength(req)) : undefined,
       });
       created(res, deps, name, blob.digest);
-    },
-    DELETE: async (req, res) => {
+    }],
+    DELETE: [deps.guards.push, async (req, res) => {
       const name = nameParam(req);
       await deps.repository(name, contextOf(res)).uploads.cancel(uploadIdParam(param(req, 1)));
       res.status(204).end();
-    },
+    }],
   });
 }
 

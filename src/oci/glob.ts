@@ -1,5 +1,5 @@
 /**
- * Repository globs for endpoint filters: `*` matches within one path component, `**` across
+ * Repository globs (endpoint filters, access rules): `*` matches within one path component, `**` across
  * components, `?` one character. `library/*` matches `library/nginx`, not `library/a/b`.
  */
 export function globToRegExp(glob: string): RegExp {
