@@ -66,7 +66,8 @@ export class TokenVerifier {
     for (const { kid, key } of options.keys ?? []) byKid.set(kid, key.type === 'public' ? key : createPublicKey(key));
     let jwks: KeySet | null = null;
     if (options.jwks?.startsWith('https://')) {
-      jwks = createRemoteJWKSet(new URL(options.jwks), { cooldownDuration: 30_000, cacheMaxAge: 10 * 60_000 }) as KeySet;
+      // A kid it has not seen makes it fetch again (a key rotation), at most once every few seconds.
+      jwks = createRemoteJWKSet(new URL(options.jwks), { cooldownDuration: 5_000, cacheMaxAge: 10 * 60_000, timeoutDuration: 5_000 }) as KeySet;
     } else if (options.jwks) {
       jwks = createLocalJWKSet(JSON.parse(await readFile(options.jwks, 'utf8'))) as KeySet;
     }

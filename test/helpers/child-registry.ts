@@ -52,12 +52,15 @@ export class ChildRegistry {
     return this.output.slice(-4000);
   }
 
-  /** Starts the process and waits (up to `timeoutMs`) until `GET /v2/` answers. */
-  static async start(configFile: string, port: number, timeoutMs = 30_000): Promise<ChildRegistry> {
+  /**
+   * Starts the process and waits (up to `timeoutMs`) until `GET /v2/` answers (any status but a
+   * 5xx: with auth on it is a 401). `env` is added to this process's environment.
+   */
+  static async start(configFile: string, port: number, timeoutMs = 30_000, env: NodeJS.ProcessEnv = {}): Promise<ChildRegistry> {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', configFile], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_OPTIONS: '' },
+      env: { ...process.env, NODE_OPTIONS: '', ...env },
     });
     const exited = once(child, 'exit');
     const registry = new ChildRegistry(child, `http://127.0.0.1:${port}`, exited);
@@ -69,7 +72,7 @@ export class ChildRegistry {
       try {
         const res = await fetch(`${registry.url}/v2/`, { signal: AbortSignal.timeout(1_000) });
         await res.arrayBuffer();
-        if (res.status === 200) return registry;
+        if (res.status < 500) return registry;
       } catch {
         // not listening yet
       }
