@@ -28,6 +28,20 @@ describe('configuration as the registry applies it', () => {
     }
   });
 
+  it('adds http.headers to every response, errors included, as Distribution does', async () => {
+    const reg = await startTestRegistry({ http: { headers: { 'X-Content-Type-Options': ['nosniff'], 'X-Frame-Options': 'DENY' } } });
+    try {
+      const c = new Client(reg.url);
+      for (const res of [await c.fetch('/v2/'), await c.fetch('/v2/none/manifests/v1'), await c.fetch('/nowhere')]) {
+        assert.equal(res.headers.get('x-content-type-options'), 'nosniff', res.url);
+        assert.equal(res.headers.get('x-frame-options'), 'DENY', res.url);
+        await res.arrayBuffer();
+      }
+    } finally {
+      await reg.stop();
+    }
+  });
+
   it('purges abandoned upload sessions older than uploadpurging.age', async () => {
     const reg = await startTestRegistry({ storage: { maintenance: { uploadpurging: { enabled: true, age: '1ms', interval: '50ms' } } } });
     try {
