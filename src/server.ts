@@ -37,7 +37,7 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
   const { host, port: wantedPort } = parseListenAddress(config.http.addr);
   let port = wantedPort; // the real one (for port 0) once listening; events name it in source.addr
 
-  const driver = new FilesystemDriver(config.storage.filesystem.rootdirectory);
+  const driver = new FilesystemDriver(config.storage.filesystem.rootdirectory, { fsync: config.storage.filesystem.fsync });
   const registry = new StorageRegistry(driver);
   // Before anything starts: a missing htpasswd file or bad certificate bundle stops the start here.
   const auth = await setUpAuth(config.auth, {
@@ -53,7 +53,13 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
     const { Notifications } = await import('./notify/notifications.ts');
     const notifications = new Notifications(
       config.notifications,
-      { storageRoot: driver.root, sourceAddr: () => `${hostname()}:${port}`, metrics, logLevel: logger.level },
+      {
+        storageRoot: driver.root,
+        sourceAddr: () => `${hostname()}:${port}`,
+        metrics,
+        logLevel: logger.level,
+        deadletterRetentionMs: config.notifications.outbox.deadletterretention,
+      },
       logger,
     );
     await notifications.ready; // delivering (and redelivering what a crash left) before the first request

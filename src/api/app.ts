@@ -10,6 +10,7 @@ import { registerBlobRoutes } from './routes/blobs.ts';
 import { registerCatalogRoutes } from './routes/catalog.ts';
 import { registerManifestRoutes } from './routes/manifests.ts';
 import { registerNotificationRoutes } from './routes/notifications.ts';
+import { registerHealthRoutes } from './routes/health.ts';
 import { registerReferrerRoutes } from './routes/referrers.ts';
 import { registerTagRoutes } from './routes/tags.ts';
 import { registerTokenRoutes } from './routes/token.ts';
@@ -48,6 +49,7 @@ export function createApp(deps: ApiDeps, http: HttpOptions, logger: Logger): Exp
   registerManifestRoutes(v2, deps);
   app.use(v2);
   const admin = express.Router();
+  registerHealthRoutes(admin, deps.notifications);
   registerNotificationRoutes(admin, deps.notifications, deps.guards.admin);
   if (deps.tokenService) registerTokenRoutes(admin, deps.tokenService);
   app.use(admin);

@@ -5,13 +5,15 @@ import { Header } from './headers.ts';
 
 /**
  * The one place where errors become HTTP responses: the spec's JSON body
- * `{"errors":[{"code","message","detail"}]}` with the status the error table gives.
+ * `{"errors":[{"code","message","detail"}]}` with the status the error table gives. Every body
+ * carries a `detail`: the thrower's, or else the request id, which finds the request in the log.
  */
 export function errorRenderer(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
     const error = toRegistryError(err);
+    const requestId = (res.locals.ctx as { id?: string } | undefined)?.id;
     if (error.status >= 500) {
-      logger.error({ err, method: req.method, url: req.originalUrl }, 'request failed');
+      logger.error({ err, method: req.method, url: req.originalUrl, id: requestId }, 'request failed');
     }
     if (res.headersSent) {
       // The body was under way (a blob stream broke): all we can do is cut the connection.
@@ -21,8 +23,7 @@ export function errorRenderer(logger: Logger): ErrorRequestHandler {
     // A request whose body we did not read must not be parsed as the next request.
     if (!req.complete) res.setHeader('Connection', 'close');
     for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
-    const body: { code: string; message: string; detail?: unknown } = { code: error.code, message: error.message };
-    if (error.detail !== undefined) body.detail = error.detail;
+    const body = { code: error.code, message: error.message, detail: error.detail ?? { requestId: requestId ?? null } };
     res.status(error.status);
     res.setHeader(Header.ContentType, 'application/json; charset=utf-8');
     res.end(req.method === 'HEAD' ? undefined : JSON.stringify({ errors: [body] }));
@@ -35,8 +36,9 @@ function toRegistryError(err: unknown): RegistryError {
   const status = (err as { status?: unknown } | null)?.status;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     // Errors raised by Express itself for malformed requests (bad percent-encoding, ...).
-    if (status === 413) return new RegistryError('SIZE_INVALID', 'request body is too large', { status });
-    return new RegistryError('UNSUPPORTED', (err as Error).message || 'malformed request', { status: 400 });
+    const reason = String((err as Error).message || 'malformed request').slice(0, 200);
+    if (status === 413) return new RegistryError('SIZE_INVALID', 'request body is too large', { status, detail: { reason } });
+    return new RegistryError('UNSUPPORTED', reason, { status: 400, detail: { reason } });
   }
   // The spec has no code for a server fault; UNSUPPORTED is the least misleading of its 14,
   // and the status (500) says what happened.
@@ -45,5 +47,8 @@ function toRegistryError(err: unknown): RegistryError {
 
 /** Unknown paths, inside or outside /v2/. */
 export const notFound: RequestHandler = (req) => {
-  throw new RegistryError('UNSUPPORTED', `no route for ${req.method} ${req.path.slice(0, 200)}`, { status: 404 });
+  throw new RegistryError('UNSUPPORTED', `no route for ${req.method} ${req.path.slice(0, 200)}`, {
+    status: 404,
+    detail: { method: req.method, path: req.path.slice(0, 200) },
+  });
 };

@@ -48,7 +48,7 @@ export function query(req: Request, key: string): string | undefined {
   const value = (req.query as Record<string, unknown>)[key];
   if (value === undefined) return undefined;
   if (typeof value !== 'string') {
-    throw new RegistryError('UNSUPPORTED', `query parameter "${key}" must be given once`, { status: 400 });
+    throw new RegistryError('UNSUPPORTED', `query parameter "${key}" must be given once`, { status: 400, detail: { parameter: key } });
   }
   return value;
 }
@@ -66,6 +66,7 @@ export function pagination(req: Request, defaultN: number, maxN: number): { n: n
   if (!/^\d{1,9}$/.test(rawN)) {
     throw new RegistryError('UNSUPPORTED', `query parameter "n" must be a non-negative integer, got "${rawN.slice(0, 20)}"`, {
       status: 400,
+      detail: { parameter: 'n', value: rawN.slice(0, 20) },
     });
   }
   return { n: Math.min(Number(rawN), maxN), last, explicit: true };
@@ -96,13 +97,16 @@ export function chunkRange(req: Request): { start: number; length: number } | un
   if (raw === undefined) return undefined;
   const m = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(raw.trim());
   if (!m) {
-    throw new RegistryError('BLOB_UPLOAD_INVALID', `malformed Content-Range "${raw.slice(0, 100)}": expected <start>-<end>`);
+    throw new RegistryError('BLOB_UPLOAD_INVALID', `malformed Content-Range "${raw.slice(0, 100)}": expected <start>-<end>`, {
+      detail: { contentRange: raw.slice(0, 100), expected: '<start>-<end>' },
+    });
   }
   const start = Number(m[1]);
   const end = Number(m[2]);
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || end < start) {
     throw new RegistryError('BLOB_UPLOAD_INVALID', `Content-Range "${raw.slice(0, 100)}" is not a valid range`, {
       status: 416,
+      detail: { contentRange: raw.slice(0, 100) },
     });
   }
   const length = end - start + 1;
@@ -110,6 +114,7 @@ export function chunkRange(req: Request): { start: number; length: number } | un
   if (declared !== undefined && declared !== length) {
     throw new RegistryError('SIZE_INVALID', `Content-Range covers ${length} bytes but Content-Length is ${declared}`, {
       status: 416,
+      detail: { contentRange: raw.slice(0, 100), rangeLength: length, contentLength: declared },
     });
   }
   return { start, length };
@@ -129,19 +134,20 @@ export function byteRange(header: string | undefined, size: number): { start: nu
     const suffix = Number(m[2]);
     start = Math.max(size - suffix, 0);
     end = size - 1;
-    if (suffix === 0) throw unsatisfiable(size);
+    if (suffix === 0) throw unsatisfiable(size, header);
   } else {
     start = Number(m[1]);
     end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
     if (m[2] !== '' && Number(m[2]) < start) return null; // invalid range spec: ignore it (RFC 9110)
   }
-  if (start >= size || size === 0) throw unsatisfiable(size);
+  if (start >= size || size === 0) throw unsatisfiable(size, header);
   return { start, end };
 }
 
-function unsatisfiable(size: number): RegistryError {
+function unsatisfiable(size: number, range: string): RegistryError {
   return new RegistryError('SIZE_INVALID', `requested range is not satisfiable for a blob of ${size} bytes`, {
     status: 416,
+    detail: { range: range.slice(0, 100), size },
     headers: { 'Content-Range': `bytes */${size}` },
   });
 }

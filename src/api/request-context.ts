@@ -16,6 +16,10 @@ export function requestContext(externalBaseUrl: string | undefined, clients: Cli
       method: req.method,
       useragent: req.headers['user-agent'] ?? '',
       baseUrl: externalBaseUrl ?? `${req.protocol}://${host}`,
+      concluded: new Promise<boolean>((resolve) => {
+        res.once('finish', () => resolve(true));
+        res.once('close', () => resolve(res.writableFinished));
+      }),
     };
     res.locals.ctx = ctx;
     next();

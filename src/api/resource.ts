@@ -26,6 +26,7 @@ export function resource(router: Router, path: RegExp, handlers: Partial<Record<
   route.all((req) => {
     throw new RegistryError('UNSUPPORTED', `method ${req.method} is not supported on this resource`, {
       headers: { [Header.Allow]: allowed.join(', ') },
+      detail: { method: req.method, allowed },
     });
   });
 }
@@ -34,7 +35,9 @@ export function resource(router: Router, path: RegExp, handlers: Partial<Record<
 export function deletion(enabled: boolean, handler: RequestHandler[]): RequestHandler[] {
   if (enabled) return handler;
   return [() => {
-    throw new RegistryError('UNSUPPORTED', 'deletion is disabled on this registry (storage.delete.enabled: false)');
+    throw new RegistryError('UNSUPPORTED', 'deletion is disabled on this registry (storage.delete.enabled: false)', {
+      detail: { setting: 'storage.delete.enabled' },
+    });
   }];
 }
 

@@ -74,6 +74,8 @@ export const notificationsSchema = z
         path: z.string().min(1).optional(),
         /** How long delivered events are kept for redelivery. */
         retention: duration.default(24 * HOUR),
+        /** How long dead letters (and queued events of endpoints no longer configured) are kept. */
+        deadletterretention: duration.default(30 * 24 * HOUR),
       })
       .prefault({}),
     /** The operator API (`/notifications/...`) when auth is off: loopback clients only, unless allowremote. */

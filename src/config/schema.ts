@@ -40,7 +40,13 @@ export const configSchema = z
       .prefault({}),
     storage: z
       .strictObject({
-        filesystem: z.strictObject({ rootdirectory: z.string().min(1).default('./data') }).prefault({}),
+        filesystem: z
+          .strictObject({
+            rootdirectory: z.string().min(1).default('./data'),
+            /** Dockyard's: fsync files and their directories before a change is acknowledged. */
+            fsync: bool.default(true),
+          })
+          .prefault({}),
         delete: z.strictObject({ enabled: bool.default(true) }).prefault({}),
         maintenance: z
           .strictObject({

@@ -5,7 +5,13 @@ import type { QueuedEvent } from './outbox-reader.ts';
 /** One endpoint as the operator sees it (`GET /notifications/endpoints`). */
 export interface EndpointStatus {
   name: string;
-  url: string;
+  /** null for an endpoint no longer configured (`removed`). */
+  url: string | null;
+  /**
+   * No longer in the configuration, but its events are still in the outbox: listed (disabled)
+   * until upkeep prunes them, so queued events never vanish from view without a word.
+   */
+  removed: boolean;
   disabled: boolean;
   disabledReason: string | null;
   pending: number;
@@ -14,6 +20,26 @@ export interface EndpointStatus {
   /** Since when attempts have been failing, or null while healthy. */
   failingSince: string | null;
   lastStatus: number | null;
+}
+
+/** A notifications thread: running, dead (a restart is scheduled), or started and not yet ready. */
+export type ThreadState = 'up' | 'down' | 'restarting';
+
+/** Readiness of notifications (`GET /readyz`): both threads and the outbox file. */
+export interface NotificationsHealth {
+  writer: ThreadState;
+  delivery: ThreadState;
+  /** Whether a small write to the outbox commits now. */
+  outbox: 'writable' | 'error';
+  /** Restarts since the registry started. */
+  restarts: { writer: number; delivery: number };
+  /** Why each part is not up (null when it is). */
+  errors: { writer: string | null; delivery: string | null; outbox: string | null };
+}
+
+/** Everything up: the registry can take operations that emit events. */
+export function isReady(h: NotificationsHealth): boolean {
+  return h.writer === 'up' && h.delivery === 'up' && h.outbox === 'writable';
 }
 
 /** What the operator API can see and do; implemented by the notifications module, served by src/api. */
@@ -26,6 +52,8 @@ export interface NotificationAdmin {
   redeliver(name: string, eventId: string): Promise<boolean>;
   /** Sends a test event now, outside the queue, and says what happened. */
   ping(name: string): Promise<AttemptOutcome>;
-  /** Re-enables an endpoint that a 410 Gone disabled. */
-  enable(name: string): void;
+  /** Re-enables an endpoint that a 410 Gone disabled; resolves once the delivery thread has done it. */
+  enable(name: string): Promise<void>;
+  /** Readiness: both threads and the outbox. Never hangs (each check has a deadline). */
+  health(): Promise<NotificationsHealth>;
 }

@@ -8,7 +8,9 @@ import { HttpSink, type AttemptOutcome } from './http-sink.ts';
 import { statusLabel, type MetricReporter } from './metric-updates.ts';
 import type { AttemptRecord, OutboxClient } from './outbox-client.ts';
 import type { OutboxReader, QueuedEvent } from './outbox-reader.ts';
+import { logRemovedEndpoints, removedEndpoints, removedStatus } from './removed-endpoints.ts';
 import { RetryingSink } from './retrying-sink.ts';
+import { threadFailpoint } from './thread-failpoint.ts';
 
 const PRUNE_INTERVAL_MS = 60_000;
 
@@ -30,6 +32,8 @@ export class DeliveryEngine {
   private readonly abort = new AbortController();
   private readonly disabled: Map<string, string | null>;
   private readonly pruneTimer: NodeJS.Timeout;
+  /** Every endpoint in the configuration, disabled ones included: the rest are removed. */
+  private readonly configured: ReadonlySet<string>;
 
   constructor(
     config: NotificationsConfig,
@@ -37,6 +41,7 @@ export class DeliveryEngine {
     private readonly reader: OutboxReader,
     private readonly report: MetricReporter,
     private readonly logger: Logger,
+    upkeep: { deadletterRetentionMs: number },
   ) {
     this.disabled = reader.disabledEndpoints();
     for (const endpoint of config.endpoints.filter((e) => !e.disabled)) {
@@ -46,7 +51,12 @@ export class DeliveryEngine {
       for (const name of names) this.endpoints.get(name)?.worker.wake();
     });
     for (const runtime of this.endpoints.values()) runtime.worker.start();
-    this.pruneTimer = setInterval(() => writer.prune(config.outbox.retention), PRUNE_INTERVAL_MS).unref();
+    this.configured = new Set(config.endpoints.map((e) => e.name));
+    const removed = removedEndpoints(reader, this.configured);
+    logRemovedEndpoints(removed, upkeep.deadletterRetentionMs, logger);
+    const prune = () => writer.prune(config.outbox.retention, upkeep.deadletterRetentionMs, [...removedEndpoints(reader, this.configured).keys()]);
+    prune(); // upkeep runs in the writer thread between commits, in small batches
+    this.pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS).unref();
   }
 
   private build(config: EndpointConfig): EndpointRuntime {
@@ -64,7 +74,10 @@ export class DeliveryEngine {
     const queue: EndpointQueue = {
       next: (afterSeq, limit) => this.reader.next(name, afterSeq, limit),
       isDisabled: () => this.disabled.has(name),
-      delivered: (seqs, status) => this.writer.markDelivered(seqs, status),
+      delivered: (seqs, status) => {
+        threadFailpoint('delivery.delivered'); // dies after the endpoint's 2xx, before it is recorded
+        this.writer.markDelivered(seqs, status);
+      },
       dead: (seqs, status, reason) => this.writer.markDead(seqs, status, reason),
       disable: (reason) => {
         this.disabled.set(name, reason);
@@ -120,12 +133,13 @@ export class DeliveryEngine {
 
   async status(): Promise<EndpointStatus[]> {
     await this.writer.flushed();
-    return [...this.endpoints.values()].map((r) => {
+    const configured = [...this.endpoints.values()].map((r): EndpointStatus => {
       const name = r.config.name;
       const counts = this.reader.counts(name);
       return {
         name,
         url: r.config.url,
+        removed: false,
         disabled: this.disabled.has(name),
         disabledReason: this.disabled.get(name) ?? null,
         pending: counts.pending,
@@ -135,6 +149,8 @@ export class DeliveryEngine {
         lastStatus: r.lastStatus,
       };
     });
+    const removed = [...removedEndpoints(this.reader, this.configured)].map(([name, counts]) => removedStatus(name, counts));
+    return [...configured, ...removed];
   }
 
   async pending(): Promise<Record<string, number>> {

@@ -1,22 +1,24 @@
-import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { NotificationsConfig } from '../config/notifications.ts';
 import { createLogger } from '../logger.ts';
 import { DeliveryEngine } from './delivery-engine.ts';
-import type { DeliveryCall, DeliveryMessage } from './delivery-protocol.ts';
-import type { Event } from './event.ts';
+import type { DeliveryCall, DeliveryMessage, DeliveryRequest } from './delivery-protocol.ts';
 import type { MetricUpdate } from './metric-updates.ts';
 import { OutboxClient } from './outbox-client.ts';
 import { OutboxReader } from './outbox-reader.ts';
 
 /**
  * The delivery thread's entry: builds the engine from the validated config it is handed, and
- * serves the main thread's calls. Metric changes are sent up in small batches.
+ * serves the main thread's calls. Metric changes are sent up in small batches. Supervised by
+ * the main thread: a new incarnation starts from the outbox (every pending event, in order).
+ * Its line to the writer arrives as a `writer` message, again whenever the writer restarted;
+ * bookkeeping written meanwhile waits and goes to the new writer.
  */
-const { config, file, writer, logLevel } = workerData as {
+const { config, file, logLevel, deadletterRetentionMs } = workerData as {
   config: NotificationsConfig;
   file: string;
-  writer: MessagePort;
   logLevel: string;
+  deadletterRetentionMs: number;
 };
 const port = parentPort!;
 const send = (message: DeliveryMessage) => port.postMessage(message);
@@ -39,42 +41,40 @@ const report = (update: MetricUpdate) => {
   }
 };
 
-const engine = new DeliveryEngine(
-  config,
-  new OutboxClient(writer),
-  new OutboxReader(file),
-  report,
-  createLogger(logLevel).child({ thread: 'delivery' }),
-);
+const writer = new OutboxClient(null, { whileDetached: 'queue', unavailable: (reason) => new Error(reason) });
+const logger = createLogger(logLevel).child({ thread: 'delivery' });
+const engine = new DeliveryEngine(config, writer, new OutboxReader(file), report, logger, { deadletterRetentionMs });
 
 async function call(c: DeliveryCall): Promise<unknown> {
-  const [name, arg] = c.args as [string, unknown];
   switch (c.method) {
     case 'status': return engine.status();
     case 'pending': return engine.pending();
-    case 'deliveries': return engine.deliveries(name, arg as number);
-    case 'deadLetters': return engine.deadLetters(name, arg as number);
-    case 'redeliver': return engine.redeliver(name, arg as string);
-    case 'enable': return engine.enable(name);
-    case 'ping': return engine.ping(name, arg as Event);
+    case 'deliveries': return engine.deliveries(...c.args);
+    case 'deadLetters': return engine.deadLetters(...c.args);
+    case 'redeliver': return engine.redeliver(...c.args);
+    case 'enable': await engine.enable(...c.args); return null;
+    case 'ping': return engine.ping(...c.args);
     case 'close':
       await engine.close();
-      writer.close();
       return null;
   }
 }
 
-send({ kind: 'ready' });
-
-port.on('message', (c: DeliveryCall) => {
-  call(c).then(
+port.on('message', (m: DeliveryRequest) => {
+  if (m.kind === 'writer') {
+    writer.attach(m.port);
+    return;
+  }
+  call(m).then(
     (value) => {
       flushMetrics();
-      send({ kind: 'result', id: c.id, value });
+      send({ kind: 'result', id: m.id, value });
     },
     (err: unknown) => {
       flushMetrics();
-      send({ kind: 'result', id: c.id, error: err instanceof Error ? err.message : String(err) });
+      send({ kind: 'result', id: m.id, error: err instanceof Error ? err.message : String(err) });
     },
   );
 });
+
+send({ kind: 'ready' });

@@ -29,6 +29,10 @@ export const targetSchema = z.object({
   fromRepository: z.string().optional().describe('For a mount: the repository the blob was mounted from.'),
   url: z.string().optional().describe('Direct link to the content.'),
   tag: z.string().optional().describe('The tag, when the request named one.'),
+  range: z
+    .string()
+    .optional()
+    .describe('For a blob pull of a Range: the part sent, as the Content-Range header gave it ("bytes 0-99/1000").'),
   references: z.array(descriptorSchema).optional().describe('Descriptors a manifest references (notifications.events.includereferences).'),
 });
 

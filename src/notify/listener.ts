@@ -16,26 +16,47 @@ import type {
   TagService,
   UploadService,
 } from '../storage/repository.ts';
+import type { KeyedMutex } from '../storage/keyed-mutex.ts';
 import type { UploadId } from '../storage/layout.ts';
 import type { Action, EventTarget } from './event.ts';
 import type { Sink } from './sink.ts';
 import type { EventFactory } from './source.ts';
+
+/** What the listener needs besides the repository and the request, shared by all requests. */
+export interface ListenerHooks {
+  /** A tag's writes and their events are put in order together (see `manifests.put`). */
+  readonly tagOrder: KeyedMutex;
+  /**
+   * Runs `report` (queues a pull event) once the response has `concluded` with its body sent
+   * whole; a pull the client gave up on is counted instead. There is no answer left to fail then,
+   * so a report that fails is logged.
+   */
+  upon(concluded: Promise<boolean>, kind: 'blob' | 'manifest', report: () => Promise<void>): void;
+}
 
 /**
  * Decorates a repository's services so that each completed operation emits exactly one event
  * (Distribution's `notifications.Listen`). Each wrapper calls the real method first and emits
  * only when it returned, so a failed or refused operation never emits; handlers never know.
  *
- * The event is written to the durable outbox before the wrapper returns, so before the client
- * gets its success response. The one window left: the storage change is committed, then the
+ * A change's event is written to the durable outbox before the wrapper returns, so before the
+ * client gets its success response. The one window left: the storage change is committed, then the
  * outbox write happens; a crash between the two loses that event. It is as small as it can be
  * without a shared transaction between storage and outbox: the event is queued in the same turn
  * as the storage call returns, with no other I/O between them, and is on disk with the next group
  * commit (about a millisecond: one hop to the writer thread and one fsync). An outbox write that
  * fails fails the request, so the client retries and the retried operation emits.
+ *
+ * A pull is reported upon its conclusion: once the body has been sent whole (a client that gives
+ * up mid-download has not pulled; it is counted in a metric instead). A HEAD has no body and is
+ * reported before its answer, like a change.
  */
-export function listen(repo: Repository, ctx: RequestContext, factory: EventFactory, sink: Sink): Repository {
+export function listen(repo: Repository, ctx: RequestContext, factory: EventFactory, sink: Sink, hooks: ListenerHooks): Repository {
   const emit = (action: Action, target: EventTarget): Promise<void> => sink.write([factory.create(action, target, ctx)]);
+  const pulled = (kind: 'blob' | 'manifest', target: EventTarget): void => hooks.upon(ctx.concluded, kind, () => emit('pull', target));
+  /** Runs a change to `tag` and queues its event before the next change to that tag may start. */
+  const inTagOrder = <T>(tag: Tag | undefined, change: () => Promise<T>): Promise<T> =>
+    tag === undefined ? change() : hooks.tagOrder.run(`${repo.name}:${tag}`, change);
   const url = (kind: 'blobs' | 'manifests', digest: Digest) => `${ctx.baseUrl}/v2/${repo.name}/${kind}/${digest}`;
   const isHead = ctx.method === 'HEAD';
 
@@ -58,7 +79,8 @@ export function listen(repo: Repository, ctx: RequestContext, factory: EventFact
     },
     async open(digest: Digest, choose?: RangeChoice) {
       const opened = await repo.blobs.open(digest, choose);
-      await emitOrDestroy(opened.stream, () => emit('pull', blobTarget(opened.info)));
+      const { range, info } = opened;
+      pulled('blob', { ...blobTarget(info), ...(range ? { range: `bytes ${range.start}-${range.end}/${info.size}` } : {}) });
       return opened;
     },
     async delete(digest: Digest) {
@@ -100,14 +122,18 @@ export function listen(repo: Repository, ctx: RequestContext, factory: EventFact
   });
 
   const manifests: ManifestService = {
-    async put(reference: ManifestReference, content: Buffer, contentType: string | undefined) {
-      const result = await repo.manifests.put(reference, content, contentType);
-      await emit('push', { ...manifestTarget(result, result.tag, null), ...factory.references(result.references) });
-      return result;
+    put(reference: ManifestReference, content: Buffer, contentType: string | undefined) {
+      // Pushes to one tag from many clients at once: the event order must be the order of the
+      // tag writes, or a consumer deploying "the latest push" deploys what the tag no longer names.
+      return inTagOrder(reference.tag, async () => {
+        const result = await repo.manifests.put(reference, content, contentType);
+        await emit('push', { ...manifestTarget(result, result.tag, null), ...factory.references(result.references) });
+        return result;
+      });
     },
     async get(reference: ManifestReference, accept?: AcceptedTypes) {
       const manifest = await repo.manifests.get(reference, accept);
-      await emit('pull', manifestTarget(manifest, reference.tag, manifest.content));
+      pulled('manifest', manifestTarget(manifest, reference.tag, manifest.content));
       return manifest;
     },
     async stat(reference: ManifestReference, accept?: AcceptedTypes) {
@@ -130,24 +156,18 @@ export function listen(repo: Repository, ctx: RequestContext, factory: EventFact
 
   const tags: TagService = {
     list: () => repo.tags.list(),
-    async delete(tag: Tag) {
-      const digest = await repo.tags.delete(tag);
-      await emit('delete', { repository: repo.name, tag });
-      return digest;
+    delete(tag: Tag) {
+      return inTagOrder(tag, async () => {
+        const digest = await repo.tags.delete(tag);
+        await emit('delete', { repository: repo.name, tag });
+        return digest;
+      });
     },
   };
 
   return { name: repo.name, blobs, uploads, manifests, tags, referrers: repo.referrers };
 }
 
-async function emitOrDestroy(stream: Readable, emit: () => Promise<void>): Promise<void> {
-  try {
-    await emit();
-  } catch (err) {
-    stream.destroy();
-    throw err;
-  }
-}
 
 function referencesOf(content: Buffer, mediaType: string) {
   try {

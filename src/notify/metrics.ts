@@ -11,6 +11,7 @@ export class NotificationMetrics {
   private readonly attempts: Counter<'endpoint' | 'outcome'>;
   private readonly deadLetters: Counter<'endpoint'>;
   private readonly latency: Histogram<'endpoint'>;
+  private readonly restarts: Counter<'thread'>;
 
   constructor(registry: Registry, pending: () => Promise<Record<string, number>>) {
     this.events = new Counter({
@@ -25,7 +26,9 @@ export class NotificationMetrics {
       labelNames: ['endpoint'],
       registers: [registry],
       async collect() {
-        for (const [endpoint, n] of Object.entries(await pending())) this.set({ endpoint }, n);
+        // With the delivery thread down (or late) the last values stay; /metrics must not fail or hang.
+        const counts = await pending().catch(() => ({}));
+        for (const [endpoint, n] of Object.entries(counts)) this.set({ endpoint }, n);
       },
     });
     this.status = new Counter({
@@ -53,6 +56,17 @@ export class NotificationMetrics {
       buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers: [registry],
     });
+    this.restarts = new Counter({
+      name: 'dockyard_notifications_thread_restarts_total',
+      help: 'Notification threads (outbox-writer, delivery) restarted after dying or getting stuck',
+      labelNames: ['thread'],
+      registers: [registry],
+    });
+  }
+
+  /** A supervised thread (`outbox-writer`, `delivery`) died and was started again. */
+  restarted(thread: string): void {
+    this.restarts.inc({ thread });
   }
 
   apply(u: MetricUpdate): void {

@@ -1,17 +1,19 @@
 import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
-import { MessageChannel, type Worker } from 'node:worker_threads';
+import { MessageChannel } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { NotificationsConfig } from '../config/notifications.ts';
 import type { RequestContext } from '../oci/request-context.ts';
 import type { Repository } from '../storage/repository.ts';
-import type { EndpointStatus, NotificationAdmin } from './admin.ts';
-import type { DeliveryCall, DeliveryMessage } from './delivery-protocol.ts';
+import type { EndpointStatus, NotificationAdmin, NotificationsHealth } from './admin.ts';
+import { DeliveryClient } from './delivery-client.ts';
+import type { DeliveryMessage, DeliveryMethod, DeliveryMethods, DeliveryRequest } from './delivery-protocol.ts';
 import type { Event } from './event.ts';
 import { EventFilter, FilterSink } from './filter.ts';
 import type { AttemptOutcome } from './http-sink.ts';
 import { listen } from './listener.ts';
+import { ListenerState } from './pull-reports.ts';
 import { NotificationMetrics } from './metrics.ts';
 import type { Notifier } from './notifier.ts';
 import { OutboxClient, type AttemptRecord } from './outbox-client.ts';
@@ -20,7 +22,43 @@ import { pingEvent } from './ping.ts';
 import { QueueSink } from './queue-sink.ts';
 import { Broadcaster, type Sink } from './sink.ts';
 import { EventFactory } from './source.ts';
+import { DEFAULT_SUPERVISION, Supervisor, type SupervisorOptions } from './supervisor.ts';
 import { startThread } from './thread.ts';
+import { armedFor, parseThreadFailpoints, THREAD_FAILPOINTS_ENV } from './thread-failpoint.ts';
+import { unavailable, withDeadline } from './unavailable.ts';
+
+const DAY = 86_400_000;
+
+/** Deadlines of everything that crosses a thread (internal; tests may shorten them). */
+export interface NotificationTimings {
+  /** A group commit of the outbox writer; past it the writer is taken as stuck and restarted. */
+  commitMs: number;
+  /** An answer from the delivery thread (a ping gets its endpoint's timeout on top). */
+  callMs: number;
+  /** The readiness probe of the outbox. */
+  healthMs: number;
+  /** The whole shutdown: past it the threads are terminated wherever they are. */
+  closeMs: number;
+  supervision: SupervisorOptions;
+}
+
+export const DEFAULT_TIMINGS: NotificationTimings = {
+  commitMs: 10_000,
+  callMs: 10_000,
+  healthMs: 2_000,
+  closeMs: 10_000,
+  supervision: DEFAULT_SUPERVISION,
+};
+
+export interface NotificationsOptions {
+  storageRoot: string;
+  sourceAddr: () => string;
+  metrics: MetricsRegistry;
+  logLevel: string;
+  /** Dead letters older than this are pruned (`notifications.outbox.deadletterretention`); default 30 days. */
+  deadletterRetentionMs?: number;
+  timings?: Partial<NotificationTimings>;
+}
 
 /**
  * Notifications as configured, across three threads:
@@ -29,98 +67,128 @@ import { startThread } from './thread.ts';
  *   - the outbox writer thread commits them to SQLite, in groups, before the client's answer;
  *   - the delivery thread drains each endpoint's queue (DeliveryWorker -> RetryingSink -> HttpSink),
  *     so delivery never competes with requests for this event loop.
+ * Both threads are supervised: a death is noticed at once, whoever waits on the thread gets a
+ * 503 at once, and the thread is restarted with back-off, resuming from the outbox. Every call
+ * across threads, and the shutdown, has a deadline.
  * Knows nothing of Express: the API reaches it through `Notifier` and `NotificationAdmin`.
  */
 export class Notifications implements Notifier, NotificationAdmin {
   private readonly factory: EventFactory;
   private readonly broadcaster: Sink;
-  private readonly writer: Worker;
   private readonly outbox: OutboxClient;
-  private readonly delivery: Worker;
+  private readonly writer: Supervisor;
+  private readonly delivery: Supervisor;
   private readonly names: Set<string>;
   private readonly metrics: NotificationMetrics;
-  private readonly calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
-  private nextCall = 1;
-  /** Resolves once the delivery thread is running (the server listens only then). */
+  /** The listener's shared state: per-tag order, and pull reports waiting for their response. */
+  private readonly listening: ListenerState;
+  private readonly timings: NotificationTimings;
+  private readonly calls: DeliveryClient;
+  private closing: Promise<void> | null = null;
+  /** Resolves once both threads are running (the server listens only then). */
   readonly ready: Promise<void>;
-  private markReady!: () => void;
-  private failReady!: (err: unknown) => void;
 
   constructor(
     config: NotificationsConfig,
-    options: { storageRoot: string; sourceAddr: () => string; metrics: MetricsRegistry; logLevel: string },
+    options: NotificationsOptions,
     private readonly logger: Logger,
   ) {
     const file = config.outbox.path ?? path.join(options.storageRoot, '_notifications', 'outbox.sqlite');
     mkdirSync(path.dirname(file), { recursive: true });
     createOutbox(file);
+    this.timings = { ...DEFAULT_TIMINGS, ...options.timings };
+    const failpoints = parseThreadFailpoints(process.env[THREAD_FAILPOINTS_ENV]);
 
-    const channel = new MessageChannel(); // the delivery thread's own line to the writer
-    this.writer = startThread(import.meta.url, 'outbox-writer', {
-      workerData: { file, delivery: channel.port1 },
-      transferList: [channel.port1],
+    this.outbox = new OutboxClient(null, {
+      whileDetached: 'fail',
+      unavailable: (reason) => unavailable(reason, { thread: 'outbox-writer', state: this.writer.state }),
+      deadlineMs: this.timings.commitMs,
+      stuck: () => this.writer.kill(`missed its ${this.timings.commitMs} ms commit deadline`),
     });
-    this.outbox = new OutboxClient(this.writer);
-    this.delivery = startThread(import.meta.url, 'delivery-thread', {
-      workerData: { config, file, writer: channel.port2, logLevel: options.logLevel },
-      transferList: [channel.port2],
-    });
-    this.ready = new Promise((resolve, reject) => {
-      this.markReady = resolve;
-      this.failReady = reject;
-    });
-    for (const thread of [this.writer, this.delivery]) {
-      thread.on('error', (err) => {
-        this.logger.error({ err }, 'notifications thread failed');
-        this.failReady(err);
-        this.outbox.failAll(err);
-        for (const c of this.calls.values()) c.reject(err);
-        this.calls.clear();
-      });
-    }
-    this.delivery.on('message', (m: DeliveryMessage) => this.received(m));
+    this.writer = new Supervisor(
+      'outbox-writer',
+      (incarnation) => startThread(import.meta.url, 'outbox-writer', { workerData: { file, failpoints: armedFor(failpoints, incarnation) } }),
+      {
+        started: (_worker, incarnation) => {
+          if (incarnation > 0) this.metrics.restarted('outbox-writer');
+        },
+        up: (worker) => {
+          this.outbox.attach(worker);
+          this.link();
+        },
+        down: (err) => this.outbox.detach(unavailable('the outbox writer thread is down', { thread: 'outbox-writer', reason: err.message })),
+      },
+      logger,
+      this.timings.supervision,
+    );
+    const deadletterRetentionMs = options.deadletterRetentionMs ?? 30 * DAY;
+    this.delivery = new Supervisor(
+      'delivery',
+      (incarnation) =>
+        startThread(import.meta.url, 'delivery-thread', {
+          workerData: { config, file, logLevel: options.logLevel, deadletterRetentionMs, failpoints: armedFor(failpoints, incarnation) },
+        }),
+      {
+        started: (worker, incarnation) => {
+          worker.on('message', (m: DeliveryMessage) => this.calls.received(m));
+          if (incarnation > 0) this.metrics.restarted('delivery');
+        },
+        up: () => this.link(),
+        down: (err) => this.calls.failAll(unavailable('the delivery thread is down', { thread: 'delivery', reason: err.message })),
+      },
+      logger,
+      this.timings.supervision,
+    );
+    this.ready = Promise.all([this.writer.ready, this.delivery.ready]).then(
+      () => undefined,
+      async (err: unknown) => {
+        await Promise.all([this.writer.close(), this.delivery.close()]);
+        throw err;
+      },
+    );
 
     this.factory = new EventFactory(options.sourceAddr, config.events.includereferences);
+    this.listening = new ListenerState(logger, options.metrics);
     const active = config.endpoints.filter((e) => !e.disabled);
     this.names = new Set(active.map((e) => e.name));
-    this.metrics = new NotificationMetrics(options.metrics, () => this.call('pending') as Promise<Record<string, number>>);
+    this.calls = new DeliveryClient(
+      this.delivery,
+      this.writer,
+      { callMs: this.timings.callMs, pingMs: this.timings.callMs + Math.max(0, ...active.map((e) => e.timeout)) },
+      (updates) => {
+        for (const update of updates) this.metrics.apply(update);
+      },
+    );
+    this.metrics = new NotificationMetrics(options.metrics, () => this.call('pending'));
     this.broadcaster = new Broadcaster(
       active.map((e) => new FilterSink(new EventFilter(e), new CountingSink(new QueueSink(this.outbox, e.name), e.name, this.metrics))),
     );
   }
 
   listen(repository: Repository, ctx: RequestContext): Repository {
-    return listen(repository, ctx, this.factory, this.broadcaster);
+    return listen(repository, ctx, this.factory, this.broadcaster, this.listening);
   }
 
-  private received(message: DeliveryMessage): void {
-    if (message.kind === 'ready') {
-      this.markReady();
-      return;
-    }
-    if (message.kind === 'metrics') {
-      for (const update of message.updates) this.metrics.apply(update);
-      return;
-    }
-    const pending = this.calls.get(message.id);
-    if (!pending) return;
-    this.calls.delete(message.id);
-    if (message.error !== undefined) pending.reject(new Error(message.error));
-    else pending.resolve(message.value);
+  /** Once both threads are up (again): a fresh line from the delivery thread to the writer. */
+  private link(): void {
+    const writer = this.writer.live;
+    const delivery = this.delivery.live;
+    if (!writer || !delivery) return;
+    const { port1, port2 } = new MessageChannel();
+    writer.postMessage({ kind: 'delivery', port: port1 }, [port1]);
+    delivery.postMessage({ kind: 'writer', port: port2 } satisfies DeliveryRequest, [port2]);
   }
 
-  private call(method: DeliveryCall['method'], ...args: unknown[]): Promise<unknown> {
-    const id = this.nextCall++;
-    return new Promise((resolve, reject) => {
-      this.calls.set(id, { resolve, reject });
-      this.delivery.postMessage({ kind: 'call', id, method, args } satisfies DeliveryCall);
-    });
+  private call<M extends DeliveryMethod>(method: M, ...args: Parameters<DeliveryMethods[M]>): Promise<ReturnType<DeliveryMethods[M]>> {
+    return this.calls.call(method, ...args);
   }
 
   // --- NotificationAdmin: answered by the delivery thread ---
 
-  status(): Promise<EndpointStatus[]> {
-    return this.call('status') as Promise<EndpointStatus[]>;
+  async status(): Promise<EndpointStatus[]> {
+    // What has concluded is counted: a pull reported after its response is in the queue first.
+    await this.listening.settled();
+    return this.call('status');
   }
 
   has(name: string): boolean {
@@ -128,15 +196,15 @@ export class Notifications implements Notifier, NotificationAdmin {
   }
 
   deliveries(name: string, limit: number): Promise<AttemptRecord[]> {
-    return this.call('deliveries', name, limit) as Promise<AttemptRecord[]>;
+    return this.call('deliveries', name, limit);
   }
 
   deadLetters(name: string, limit: number): Promise<(QueuedEvent & { error: string | null; status: number | null })[]> {
-    return this.call('deadLetters', name, limit) as Promise<(QueuedEvent & { error: string | null; status: number | null })[]>;
+    return this.call('deadLetters', name, limit);
   }
 
   redeliver(name: string, eventId: string): Promise<boolean> {
-    return this.call('redeliver', name, eventId) as Promise<boolean>;
+    return this.call('redeliver', name, eventId);
   }
 
   async enable(name: string): Promise<void> {
@@ -144,14 +212,66 @@ export class Notifications implements Notifier, NotificationAdmin {
   }
 
   ping(name: string): Promise<AttemptOutcome> {
-    return this.call('ping', name, pingEvent(this.factory)) as Promise<AttemptOutcome>;
+    return this.call('ping', name, pingEvent(this.factory));
   }
 
-  /** Stops delivery (queued events stay on disk), commits what is pending, stops the threads. */
-  async close(): Promise<void> {
-    await this.call('close');
-    await this.outbox.close();
-    await Promise.all([this.delivery.terminate(), this.writer.terminate()]);
+  async health(): Promise<NotificationsHealth> {
+    const [outboxError, deliveryError] = await Promise.all([this.outboxProblem(), this.deliveryProblem()]);
+    return {
+      writer: this.writer.state,
+      delivery: deliveryError === null ? 'up' : this.delivery.state === 'up' ? 'down' : this.delivery.state,
+      outbox: outboxError === null ? 'writable' : 'error',
+      restarts: { writer: this.writer.restarts, delivery: this.delivery.restarts },
+      errors: {
+        writer: this.writer.state === 'up' ? null : (this.writer.error ?? `the thread is ${this.writer.state}`),
+        delivery: deliveryError,
+        outbox: outboxError,
+      },
+    };
+  }
+
+  /** Why the outbox takes no writes now (a small commit, with a deadline), or null. */
+  private async outboxProblem(): Promise<string | null> {
+    if (!this.writer.live) return `the outbox writer thread is ${this.writer.state}`;
+    try {
+      await withDeadline(this.outbox.probe(), this.timings.healthMs, () => new Error(`no commit within ${this.timings.healthMs} ms`));
+      return null;
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  /** Why the delivery thread is not serving: dead, restarting, or alive but stuck; or null. */
+  private async deliveryProblem(): Promise<string | null> {
+    if (!this.delivery.live) return this.delivery.error ?? `the thread is ${this.delivery.state}`;
+    try {
+      await withDeadline(this.call('pending'), this.timings.healthMs, () => new Error(`not answering within ${this.timings.healthMs} ms`));
+      return null;
+    } catch (err) {
+      return err instanceof Error ? err.message : String(err);
+    }
+  }
+
+  /**
+   * Stops delivery (queued events stay on disk), commits what is pending, stops the threads.
+   * Resolves within the close deadline even if a thread is stuck: it is terminated.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      const drain = async () => {
+        await this.listening.settled();
+        if (this.delivery.live) await this.call('close');
+        await this.outbox.close();
+      };
+      try {
+        await withDeadline(drain(), this.timings.closeMs, () => new Error(`shutdown did not finish within ${this.timings.closeMs} ms`));
+      } catch (err) {
+        this.logger.warn({ err }, 'notifications did not close cleanly; terminating their threads');
+      }
+      await Promise.all([this.delivery.close(), this.writer.close()]);
+      this.calls.failAll(unavailable('notifications are shut down'));
+    })();
+    return this.closing;
   }
 }
 

@@ -1,6 +1,6 @@
 import type { RequestContext } from '../oci/request-context.ts';
 import type { Repository } from '../storage/repository.ts';
-import type { NotificationAdmin } from './admin.ts';
+import type { NotificationAdmin, NotificationsHealth } from './admin.ts';
 
 /**
  * The seam between the registry and its notifications: the API asks for a repository, and the
@@ -43,5 +43,16 @@ export class NoopNotifier implements Notifier, NotificationAdmin {
     throw new Error('no notification endpoints are configured');
   }
 
-  enable() {}
+  async enable(): Promise<void> {}
+
+  /** No threads, no outbox: nothing can be down. */
+  async health(): Promise<NotificationsHealth> {
+    return {
+      writer: 'up',
+      delivery: 'up',
+      outbox: 'writable',
+      restarts: { writer: 0, delivery: 0 },
+      errors: { writer: null, delivery: null, outbox: null },
+    };
+  }
 }

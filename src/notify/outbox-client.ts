@@ -23,25 +23,74 @@ interface Waiter {
   reject: (err: unknown) => void;
 }
 
+export interface OutboxClientOptions {
+  /**
+   * While no writer is attached (it died and is restarting): `fail` rejects every write at once
+   * (the registry's requests must not wait on a dead thread); `queue` keeps them, and what was in
+   * flight, to send to the next writer (the delivery thread's bookkeeping, which is idempotent).
+   */
+  whileDetached: 'fail' | 'queue';
+  /** The error a write gets when no writer is attached (fail mode) or its commit is late. */
+  unavailable: (reason: string) => Error;
+  /** How long a group commit may take before its waiters are failed and `stuck` is called. */
+  deadlineMs?: number;
+  /** The writer missed a deadline: the owner ends it (the supervisor then restarts it). */
+  stuck?: () => void;
+}
+
 /**
  * Writes to the outbox through its writer thread, with group commit: while one group is being
  * committed, the next gathers, so a burst of requests costs one fsync and no event loop waits
- * on the disk.
+ * on the disk. The writer may be replaced (after a restart): `detach`, then `attach` the new one.
  */
 export class OutboxClient {
+  private port: WriterPort | null = null;
   private ops: OutboxOp[] = [];
   private waiters: Waiter[] = [];
-  private inFlight: { id: number; waiters: Waiter[] } | null = null;
+  private inFlight: { id: number; ops: OutboxOp[]; waiters: Waiter[]; timer: NodeJS.Timeout | null } | null = null;
   private sendScheduled = false;
   private nextId = 1;
   private closed = false;
   private readonly committedListeners = new Set<(endpoints: string[]) => void>();
 
-  constructor(private readonly port: WriterPort) {
+  constructor(
+    port: WriterPort | null,
+    private readonly options: OutboxClientOptions,
+  ) {
+    if (port) this.attach(port);
+  }
+
+  /** A (new) writer takes the writes from here on; queued ones go to it now. */
+  attach(port: WriterPort): void {
+    if (this.port) this.detach(this.options.unavailable('the outbox writer was replaced'));
+    this.port = port;
     port.on('message', (message) => {
+      if (this.port !== port) return; // a replaced writer
       if (message.kind === 'reply') this.settled(message);
-      else for (const listener of this.committedListeners) listener(message.endpoints);
+      else if (message.kind === 'committed') for (const listener of this.committedListeners) listener(message.endpoints);
     });
+    this.schedule();
+  }
+
+  /** The writer is gone: in fail mode everyone waiting learns it; in queue mode it is kept for the next one. */
+  detach(err: Error): void {
+    this.port = null;
+    const batch = this.inFlight;
+    this.inFlight = null;
+    if (batch?.timer) clearTimeout(batch.timer);
+    if (this.options.whileDetached === 'fail') {
+      const waiters = [...(batch?.waiters ?? []), ...this.waiters];
+      this.ops = [];
+      this.waiters = [];
+      for (const w of waiters) w.reject(err);
+      return;
+    }
+    if (batch) {
+      // Sent again to the next writer: settling, counting a failure or recording an attempt twice is harmless.
+      const shift = batch.ops.length;
+      this.ops = [...batch.ops, ...this.ops];
+      this.waiters = [...batch.waiters, ...this.waiters.map((w) => ({ ...w, index: w.index + shift }))];
+    }
   }
 
   /** Queues an event for an endpoint; resolves once it is on disk. */
@@ -56,8 +105,13 @@ export class OutboxClient {
 
   /** Resolves once every write queued so far is committed (for readers that must see them). */
   async flushed(): Promise<void> {
-    if (!this.inFlight && this.ops.length === 0) return;
+    if (!this.inFlight && this.ops.length === 0 && this.port) return;
     await this.write({ t: 'barrier' }, true);
+  }
+
+  /** Resolves once a small write has been committed: the outbox takes writes. */
+  async probe(): Promise<void> {
+    await this.write({ t: 'probe' }, true);
   }
 
   markDelivered(seqs: number[], status: number): void {
@@ -82,8 +136,12 @@ export class OutboxClient {
     this.defer({ t: 'endpointState', endpoint, disabled, reason });
   }
 
-  prune(retentionMs: number, keepAttempts = 1000): void {
-    this.defer({ t: 'prune', retentionMs, keepAttempts });
+  /**
+   * Starts upkeep: delivered events older than `retentionMs`, dead letters (and pending events of
+   * `removedEndpoints`) older than `deadRetentionMs`, and old attempt records go (outbox-upkeep.ts).
+   */
+  prune(retentionMs: number, deadRetentionMs: number, removedEndpoints: string[], keepAttempts = 1000): void {
+    this.defer({ t: 'prune', retentionMs, deadRetentionMs, removedEndpoints, keepAttempts });
   }
 
   /**
@@ -96,17 +154,8 @@ export class OutboxClient {
 
   /** Commits what is queued; later writes are refused. */
   async close(): Promise<void> {
-    await this.flushed();
+    if (this.port) await this.flushed();
     this.closed = true;
-  }
-
-  /** The writer is gone: everyone waiting learns it. */
-  failAll(err: unknown): void {
-    const waiters = [...(this.inFlight?.waiters ?? []), ...this.waiters];
-    this.inFlight = null;
-    this.ops = [];
-    this.waiters = [];
-    for (const w of waiters) w.reject(err);
   }
 
   /**
@@ -115,40 +164,60 @@ export class OutboxClient {
    * (at-least-once), an unrecorded failure retried.
    */
   private defer(op: OutboxOp): void {
-    void this.write(op, false);
+    this.write(op, false).catch(() => undefined);
   }
 
   private write(op: OutboxOp, awaited: boolean): Promise<boolean | null> {
-    if (this.closed) return Promise.reject(new Error('the outbox is closed'));
+    if (this.closed) return Promise.reject(this.options.unavailable('the outbox is closed'));
+    if (!this.port && this.options.whileDetached === 'fail') return Promise.reject(this.options.unavailable('the outbox writer is down'));
     const index = this.ops.push(op) - 1;
     const done = awaited
       ? new Promise<boolean | null>((resolve, reject) => this.waiters.push({ index, resolve, reject }))
       : Promise.resolve(null);
-    if (!this.sendScheduled && !this.inFlight) {
+    this.schedule();
+    return done;
+  }
+
+  private schedule(): void {
+    if (!this.sendScheduled && !this.inFlight && this.port && this.ops.length > 0) {
       this.sendScheduled = true;
       setImmediate(() => this.send()); // gather what this turn of the event loop adds
     }
-    return done;
   }
 
   private send(): void {
     this.sendScheduled = false;
-    if (this.inFlight || this.ops.length === 0) return;
+    const port = this.port;
+    if (this.inFlight || this.ops.length === 0 || !port) return;
     const ops = this.ops;
     const durable = ops.some((op) => op.t === 'insert' || op.t === 'redeliver' || op.t === 'endpointState');
     const request: WriteRequest = { kind: 'write', id: this.nextId++, ops, durable };
-    this.inFlight = { id: request.id, waiters: this.waiters };
+    const deadline = this.options.deadlineMs;
+    const timer = deadline === undefined ? null : setTimeout(() => this.late(request.id), deadline);
+    timer?.unref();
+    this.inFlight = { id: request.id, ops, waiters: this.waiters, timer };
     this.ops = [];
     this.waiters = [];
-    this.port.postMessage(request);
+    port.postMessage(request);
+  }
+
+  private late(id: number): void {
+    const batch = this.inFlight;
+    if (!batch || batch.id !== id) return;
+    this.inFlight = null;
+    const err = this.options.unavailable(`the outbox writer did not commit within ${this.options.deadlineMs} ms`);
+    for (const w of batch.waiters) w.reject(err);
+    this.options.stuck?.();
+    this.schedule();
   }
 
   private settled(reply: Extract<WriterMessage, { kind: 'reply' }>): void {
     const batch = this.inFlight;
     if (!batch || batch.id !== reply.id) return;
     this.inFlight = null;
+    if (batch.timer) clearTimeout(batch.timer);
     if (reply.error !== undefined) {
-      const err = new Error(`outbox write failed: ${reply.error}`);
+      const err = this.options.unavailable(`the outbox write failed: ${reply.error}`);
       for (const w of batch.waiters) w.reject(err);
     } else {
       for (const w of batch.waiters) w.resolve(reply.results?.[w.index] ?? null);

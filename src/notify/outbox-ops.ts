@@ -18,7 +18,10 @@ export type OutboxOp =
     }
   | { t: 'redeliver'; endpoint: string; eventId: string }
   | { t: 'endpointState'; endpoint: string; disabled: boolean; reason: string | null }
-  | { t: 'prune'; retentionMs: number; keepAttempts: number }
+  /** Starts upkeep (outbox-upkeep.ts); it runs after the commit, in small batches. */
+  | { t: 'prune'; retentionMs: number; deadRetentionMs: number; removedEndpoints: string[]; keepAttempts: number }
+  /** A tiny write that proves the outbox takes writes (readiness). */
+  | { t: 'probe' }
   /** Nothing: waited for, it marks the point by which everything queued before is committed. */
   | { t: 'barrier' };
 
@@ -36,7 +39,15 @@ export type WriterMessage =
   /** One entry per op: for `redeliver`, whether the event was found; otherwise null. */
   | { kind: 'reply'; id: number; results?: (boolean | null)[]; error?: string }
   /** New events were committed for these endpoints (told to delivery clients). */
-  | { kind: 'committed'; endpoints: string[] };
+  | { kind: 'committed'; endpoints: string[] }
+  /** The writer opened the outbox and takes writes (to the main thread, once per incarnation). */
+  | { kind: 'ready' };
+
+/** From the main thread to the writer: the delivery thread's line (sent again after either restarts). */
+export interface WriterControl {
+  kind: 'delivery';
+  port: import('node:worker_threads').MessagePort;
+}
 
 export const EventState = {
   Pending: 0,

@@ -91,6 +91,11 @@ export class OutboxReader {
     return { lastStatus: last.status, failingSince: since?.at ?? null };
   }
 
+  /** Every endpoint with rows in the outbox, configured or not. */
+  endpointsWithRows(): string[] {
+    return (this.sql.endpointsWithRows.all() as { endpoint: string }[]).map((r) => r.endpoint);
+  }
+
   counts(endpoint: string): EndpointCounts {
     const out: EndpointCounts = { pending: 0, delivered: 0, dead: 0 };
     for (const row of this.sql.counts.all(endpoint) as { state: number; n: number }[]) {

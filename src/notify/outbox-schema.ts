@@ -12,11 +12,16 @@ export class OutboxSchema {
   readonly dead: Database.Statement;
   readonly byEventId: Database.Statement;
   readonly setEndpointState: Database.Statement;
-  readonly pruneDelivered: Database.Statement;
-  readonly pruneAttempts: Database.Statement;
+  readonly pruneSettled: Database.Statement;
+  readonly prunePendingOf: Database.Statement;
+  readonly attemptEndpoints: Database.Statement;
+  readonly attemptCutoff: Database.Statement;
+  readonly pruneAttemptsOf: Database.Statement;
+  readonly endpointsWithRows: Database.Statement;
   readonly lastAttempt: Database.Statement;
   readonly disabledEndpoints: Database.Statement;
   readonly failingSince: Database.Statement;
+  readonly probe: Database.Statement;
 
   constructor(db: Database.Database) {
     db.exec(`
@@ -34,6 +39,9 @@ export class OutboxSchema {
       );
       CREATE INDEX IF NOT EXISTS events_by_endpoint ON events (endpoint, state, seq);
       CREATE INDEX IF NOT EXISTS events_by_id ON events (endpoint, event_id);
+      -- Pruning finds settled rows by age without scanning the table (added later: IF NOT EXISTS
+      -- makes it a migration of an older outbox file, built once at start-up).
+      CREATE INDEX IF NOT EXISTS events_by_settled ON events (state, settled_at);
       CREATE TABLE IF NOT EXISTS attempts (
         id         INTEGER PRIMARY KEY AUTOINCREMENT,
         endpoint   TEXT    NOT NULL,
@@ -49,6 +57,10 @@ export class OutboxSchema {
         endpoint TEXT PRIMARY KEY,
         disabled INTEGER NOT NULL,
         reason   TEXT
+      );
+      CREATE TABLE IF NOT EXISTS probe (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        at INTEGER NOT NULL
       );
     `);
     this.insert = db.prepare('INSERT INTO events (endpoint, event_id, payload, enqueued_at) VALUES (?, ?, ?, ?)');
@@ -79,9 +91,26 @@ export class OutboxSchema {
       `SELECT MIN(at) AS at FROM attempts WHERE endpoint = ? AND id > COALESCE(
          (SELECT MAX(id) FROM attempts WHERE endpoint = ? AND status BETWEEN 200 AND 299), 0)`,
     );
-    this.pruneDelivered = db.prepare('DELETE FROM events WHERE state IN (?, ?) AND settled_at < ?');
-    this.pruneAttempts = db.prepare(
-      'DELETE FROM attempts WHERE id IN (SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY endpoint ORDER BY id DESC) AS rn FROM attempts) WHERE rn > ?)',
+    this.probe = db.prepare('INSERT INTO probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at');
+    // Pruning goes in batches of `LIMIT ?` rows: each statement is short, and writes queued
+    // meanwhile are committed between two batches.
+    this.pruneSettled = db.prepare(
+      'DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE state = ? AND settled_at < ? LIMIT ?)',
+    );
+    this.prunePendingOf = db.prepare(
+      'DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE endpoint = ? AND state = ? AND enqueued_at < ? LIMIT ?)',
+    );
+    this.attemptEndpoints = db.prepare('SELECT DISTINCT endpoint FROM attempts');
+    this.attemptCutoff = db.prepare('SELECT id FROM attempts WHERE endpoint = ? ORDER BY id DESC LIMIT 1 OFFSET ?');
+    this.pruneAttemptsOf = db.prepare(
+      'DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE endpoint = ? AND id <= ? ORDER BY id LIMIT ?)',
+    );
+    // DISTINCT would read the whole index; this hops from one endpoint to the next through it.
+    this.endpointsWithRows = db.prepare(
+      `WITH RECURSIVE e (endpoint) AS (
+         SELECT MIN(endpoint) FROM events
+         UNION ALL SELECT (SELECT MIN(endpoint) FROM events WHERE endpoint > e.endpoint) FROM e WHERE e.endpoint IS NOT NULL
+       ) SELECT endpoint FROM e WHERE endpoint IS NOT NULL`,
     );
   }
 }

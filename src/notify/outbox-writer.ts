@@ -1,14 +1,18 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { EventState, type OutboxOp, type WriteRequest, type WriterMessage } from './outbox-ops.ts';
+import { EventState, type OutboxOp, type WriteRequest, type WriterControl, type WriterMessage } from './outbox-ops.ts';
 import { OutboxSchema } from './outbox-schema.ts';
+import { OutboxUpkeep } from './outbox-upkeep.ts';
+import { threadFailpoint } from './thread-failpoint.ts';
 
 /**
  * The outbox's one writer, in its own thread: SQLite commits (and their fsync) happen here, so
  * neither the registry's event loop nor the delivery thread waits on the disk. Each client sends
- * one group at a time and gathers new writes meanwhile, so a burst costs one commit.
+ * one group at a time and gathers new writes meanwhile, so a burst costs one commit. Supervised
+ * by the main thread (supervisor.ts): if it dies, it is started again on the same file, and the
+ * delivery thread's line to it is handed over again (a `delivery` control message).
  */
-const { file, delivery } = workerData as { file: string; delivery: MessagePort };
+const { file } = workerData as { file: string };
 const db = new Database(file);
 db.pragma('journal_mode = WAL');
 db.pragma('busy_timeout = 5000');
@@ -16,6 +20,8 @@ const sql = new OutboxSchema(db);
 const setFull = db.prepare('PRAGMA synchronous = FULL');
 const setNormal = db.prepare('PRAGMA synchronous = NORMAL');
 let durable: boolean | null = null;
+let delivery: MessagePort | null = null;
+const upkeep = new OutboxUpkeep(sql);
 
 function apply(op: OutboxOp, now: number): boolean | null {
   switch (op.t) {
@@ -42,8 +48,10 @@ function apply(op: OutboxOp, now: number): boolean | null {
       sql.setEndpointState.run(op.endpoint, op.disabled ? 1 : 0, op.reason);
       return null;
     case 'prune':
-      sql.pruneDelivered.run(EventState.Delivered, EventState.Requeued, now - op.retentionMs);
-      sql.pruneAttempts.run(op.keepAttempts);
+      upkeep.request(op); // after this commit, in small batches between the next ones
+      return null;
+    case 'probe':
+      sql.probe.run(now);
       return null;
     case 'barrier':
       return null;
@@ -65,7 +73,10 @@ function serve(port: { postMessage(message: WriterMessage): void }, request: Wri
       (request.durable ? setFull : setNormal).run();
       durable = request.durable;
     }
-    reply = { kind: 'reply', id: request.id, results: commit(request.ops) };
+    threadFailpoint('outbox.writer.commit'); // dies before the group is committed
+    const results = commit(request.ops);
+    threadFailpoint('outbox.writer.committed'); // dies after the commit, before the answer
+    reply = { kind: 'reply', id: request.id, results };
   } catch (err) {
     reply = { kind: 'reply', id: request.id, error: err instanceof Error ? err.message : String(err) };
   }
@@ -73,9 +84,19 @@ function serve(port: { postMessage(message: WriterMessage): void }, request: Wri
   if (reply.error === undefined) {
     const endpoints = new Set<string>();
     for (const op of request.ops) if (op.t === 'insert' || op.t === 'redeliver') endpoints.add(op.endpoint);
-    if (endpoints.size > 0) delivery.postMessage({ kind: 'committed', endpoints: [...endpoints] } satisfies WriterMessage);
+    if (endpoints.size > 0) delivery?.postMessage({ kind: 'committed', endpoints: [...endpoints] } satisfies WriterMessage);
   }
 }
 
-parentPort!.on('message', (request: WriteRequest) => serve(parentPort!, request));
-delivery.on('message', (request: WriteRequest) => serve(delivery, request));
+const main = parentPort!;
+main.on('message', (message: WriteRequest | WriterControl) => {
+  if (message.kind === 'write') {
+    serve(main, message);
+    return;
+  }
+  delivery?.close();
+  const port = message.port;
+  delivery = port;
+  port.on('message', (request: WriteRequest) => serve(port, request));
+});
+main.postMessage({ kind: 'ready' } satisfies WriterMessage);

@@ -6,6 +6,6 @@ export function pingEvent(factory: EventFactory): Event {
   return factory.create(
     'ping',
     { repository: '' },
-    { id: 'ping', addr: '', clientIp: '', host: '', method: 'POST', useragent: 'dockyard-ping', baseUrl: '' },
+    { id: 'ping', addr: '', clientIp: '', host: '', method: 'POST', useragent: 'dockyard-ping', baseUrl: '', concluded: Promise.resolve(true) },
   );
 }

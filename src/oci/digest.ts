@@ -13,17 +13,25 @@ export function isSupportedAlgorithm(alg: string): alg is DigestAlgorithm {
   return alg === 'sha256' || alg === 'sha512';
 }
 
-/** Validates a digest; throws DIGEST_INVALID (or UNSUPPORTED for an unknown algorithm) otherwise. */
+/** Validates a digest; throws DIGEST_INVALID, with a detail saying what is wrong, otherwise. */
 export function parseDigest(value: string): Digest {
   const match = DIGEST_SHAPE.exec(value);
-  if (!match) throw new RegistryError('DIGEST_INVALID', `invalid digest "${truncate(value)}"`);
+  if (!match) {
+    throw new RegistryError('DIGEST_INVALID', `invalid digest "${truncate(value)}"`, {
+      detail: { digest: truncate(value), expected: '<algorithm>:<hex>' },
+    });
+  }
   const alg = match[1]!;
   const hex = match[2]!;
   if (!isSupportedAlgorithm(alg)) {
-    throw new RegistryError('DIGEST_INVALID', `unsupported digest algorithm "${truncate(alg)}"`);
+    throw new RegistryError('DIGEST_INVALID', `unsupported digest algorithm "${truncate(alg)}"`, {
+      detail: { digest: truncate(value), algorithm: truncate(alg), supported: Object.keys(HEX_LENGTH) },
+    });
   }
   if (hex.length !== HEX_LENGTH[alg] || !/^[a-f0-9]+$/.test(hex)) {
-    throw new RegistryError('DIGEST_INVALID', `invalid ${alg} digest "${truncate(value)}"`);
+    throw new RegistryError('DIGEST_INVALID', `invalid ${alg} digest "${truncate(value)}"`, {
+      detail: { digest: truncate(value), algorithm: alg, hexLength: hex.length, expected: `${HEX_LENGTH[alg]} lowercase hex digits` },
+    });
   }
   return value as Digest;
 }

@@ -65,29 +65,37 @@ export function baseMediaType(contentType: string | undefined): string {
  */
 export function parseManifest(content: Buffer, contentType: string | undefined): ParsedManifest {
   if (content.length > MAX_MANIFEST_BYTES) {
-    throw new RegistryError('MANIFEST_INVALID', `manifest is larger than ${MAX_MANIFEST_BYTES} bytes`, { status: 413 });
+    throw new RegistryError('MANIFEST_INVALID', `manifest is larger than ${MAX_MANIFEST_BYTES} bytes`, {
+      status: 413,
+      detail: { size: content.length, limit: MAX_MANIFEST_BYTES },
+    });
   }
   let json: unknown;
   try {
     json = JSON.parse(content.toString('utf8'));
   } catch (err) {
-    throw new RegistryError('MANIFEST_INVALID', `manifest is not valid JSON: ${(err as Error).message}`);
+    const reason = (err as Error).message.slice(0, 200);
+    throw new RegistryError('MANIFEST_INVALID', `manifest is not valid JSON: ${reason}`, { detail: { reason } });
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new RegistryError('MANIFEST_INVALID', 'manifest must be a JSON object');
+    throw new RegistryError('MANIFEST_INVALID', 'manifest must be a JSON object', {
+      detail: { got: json === null ? 'null' : Array.isArray(json) ? 'array' : typeof json },
+    });
   }
   const declared = (json as { mediaType?: unknown }).mediaType;
   const header = baseMediaType(contentType);
   let mediaType: string;
   if (MANIFEST_MEDIA_TYPES.includes(header)) {
     if (typeof declared === 'string' && declared !== header) {
-      throw new RegistryError('MANIFEST_INVALID', `manifest mediaType "${declared}" does not match Content-Type "${header}"`);
+      throw new RegistryError('MANIFEST_INVALID', `manifest mediaType "${declared.slice(0, 200)}" does not match Content-Type "${header.slice(0, 200)}"`, {
+        detail: { mediaType: declared.slice(0, 200), contentType: header.slice(0, 200) },
+      });
     }
     mediaType = header;
   } else if (typeof declared === 'string' && MANIFEST_MEDIA_TYPES.includes(declared) && isGenericType(header)) {
     mediaType = declared;
   } else {
-    const shown = header || (typeof declared === 'string' ? declared : '(none)');
+    const shown = (header || (typeof declared === 'string' ? declared : '(none)')).slice(0, 200);
     throw new RegistryError('MANIFEST_INVALID', `unsupported manifest media type "${shown}"`, {
       detail: { supported: MANIFEST_MEDIA_TYPES },
     });

@@ -16,4 +16,9 @@ export interface RequestContext {
   actor?: string;
   /** Absolute base URL (`http://host:port`) used to build resource URLs. */
   baseUrl: string;
+  /**
+   * Settles once the response is over: true when its body was sent whole, false when the
+   * client went away first. Pulls are reported upon conclusion, from this.
+   */
+  concluded: Promise<boolean>;
 }

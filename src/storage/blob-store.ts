@@ -3,7 +3,9 @@ import { RegistryError } from '../oci/errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import { MediaType } from '../oci/media-types.ts';
 import type { RepoName } from '../oci/names.ts';
+import { failpoint } from '../failpoint.ts';
 import type { ContentStore } from './content-store.ts';
+import { Failpoints } from './failpoints.ts';
 import type { BlobInfo, BlobService, ByteRange, RangeChoice } from './repository.ts';
 
 /** Blobs as one repository sees them: only those pushed or mounted into it. */
@@ -30,6 +32,7 @@ export class RepositoryBlobStore implements BlobService {
     // Only the repository's link goes; the bytes stay for other repositories (garbage
     // collection of unreferenced blobs is an offline job, as in Distribution).
     await this.content.unlink(this.name, digest);
+    failpoint(Failpoints.blobUnlinked);
     return info;
   }
 
@@ -38,6 +41,7 @@ export class RepositoryBlobStore implements BlobService {
     const size = await this.content.size(digest);
     if (size === null) return null;
     await this.content.link(this.name, digest);
+    failpoint(Failpoints.blobMounted);
     return { digest, size, mediaType: MediaType.OctetStream };
   }
 }

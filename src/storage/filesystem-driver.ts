@@ -1,17 +1,50 @@
 import * as fs from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
 import type { Readable } from 'node:stream';
+import { failpoint } from '../failpoint.ts';
 import { PathNotFoundError, type FileInfo, type FileWriter, type StorageDriver } from './driver.ts';
+import { FilesystemWriter, syncPath } from './filesystem-writer.ts';
+import { Failpoints } from './failpoints.ts';
 
-/** Stores everything under one root directory; atomic publication by rename within it. */
+export interface FilesystemDriverOptions {
+  /**
+   * fsync every file before it is renamed into place and every directory that gained or lost an
+   * entry after, so a change is on disk before the call returns (`storage.filesystem.fsync`).
+   * Default true.
+   */
+  fsync?: boolean;
+}
+
+/**
+ * Temp files, staged subtrees and deleted trees waiting to be removed live here, under the root
+ * (so a rename from it into place is atomic: one filesystem) and outside anything a store lists.
+ */
+export const TEMP_DIR = '_tmp';
+/** Entries of TEMP_DIR older than this are leftovers of a crash (no operation takes this long). */
+const TEMP_MAX_AGE_MS = 60 * 60_000;
+/** Renames lost to a concurrent writer or delete of the same directory are retried this often. */
+const PUBLISH_ATTEMPTS = 10;
+/** Temp files of earlier versions, written beside their target: `<name>.<uuid>.tmp`. */
+const LEGACY_TEMP = /\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Stores everything under one root directory. Every file becomes visible in one atomic step: it
+ * is written in TEMP_DIR and renamed into place; when its directory does not exist yet, the
+ * missing subtree is built in TEMP_DIR around it and its topmost directory renamed into place,
+ * so no reader ever lists a directory without its file. Deletes are a rename into TEMP_DIR too.
+ */
 export class FilesystemDriver implements StorageDriver {
   readonly name = 'filesystem';
   readonly root: string;
+  readonly fsync: boolean;
+  private readonly tempRoot: string;
+  private tempReady: Promise<void> | null = null;
 
-  constructor(rootDirectory: string) {
+  constructor(rootDirectory: string, options: FilesystemDriverOptions = {}) {
     this.root = path.resolve(rootDirectory);
+    this.tempRoot = path.join(this.root, TEMP_DIR);
+    this.fsync = options.fsync ?? true;
   }
 
   private full(p: string): string {
@@ -19,6 +52,9 @@ export class FilesystemDriver implements StorageDriver {
     // Defence in depth: callers only pass paths built from validated names.
     if (resolved !== this.root && !resolved.startsWith(this.root + path.sep)) {
       throw new Error(`path escapes the storage root: ${p}`);
+    }
+    if (resolved === this.tempRoot || resolved.startsWith(this.tempRoot + path.sep)) {
+      throw new Error(`path is inside the driver's temp directory: ${p}`);
     }
     return resolved;
   }
@@ -33,13 +69,19 @@ export class FilesystemDriver implements StorageDriver {
 
   async putContent(p: string, content: Buffer | string): Promise<void> {
     const target = this.full(p);
-    await fs.mkdir(path.dirname(target), { recursive: true });
-    const tmp = `${target}.${randomUUID()}.tmp`;
+    const tmp = await this.tempPath('file');
     try {
-      await fs.writeFile(tmp, content);
-      await fs.rename(tmp, target);
+      const handle = await fs.open(tmp, 'wx');
+      try {
+        await handle.writeFile(content);
+        if (this.fsync) await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      failpoint(Failpoints.fileWritten);
+      await this.publish(tmp, target);
     } catch (err) {
-      await fs.rm(tmp, { force: true });
+      await fs.rm(tmp, { force: true }).catch(() => undefined); // the original error matters more
       throw err;
     }
   }
@@ -58,17 +100,19 @@ export class FilesystemDriver implements StorageDriver {
 
   async writer(p: string, append: boolean): Promise<FileWriter> {
     const file = this.full(p);
+    // A writer's file is visible while it grows (an upload's data), so its directory may be too.
     await fs.mkdir(path.dirname(file), { recursive: true });
     let startSize = 0;
-    if (append) {
-      try {
-        startSize = (await fs.stat(file)).size;
-      } catch (err) {
-        if (!isEnoent(err)) throw err;
-      }
+    let created = true;
+    try {
+      startSize = (await fs.stat(file)).size;
+      created = false;
+    } catch (err) {
+      if (!isEnoent(err)) throw err;
     }
+    if (!append) startSize = 0;
     const handle = await fs.open(file, append ? 'a' : 'w');
-    return new FilesystemWriter(handle, startSize);
+    return new FilesystemWriter(handle, startSize, this.fsync ? (created ? path.dirname(file) : true) : false);
   }
 
   async stat(p: string): Promise<FileInfo> {
@@ -81,76 +125,185 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async list(p: string): Promise<string[]> {
+    const dir = this.full(p);
     try {
-      const entries = await fs.readdir(this.full(p), { withFileTypes: true });
-      return entries.filter((e) => !e.name.endsWith('.tmp')).map((e) => e.name);
+      const entries = await fs.readdir(dir, { withFileTypes: true });
+      return entries
+        .filter((e) => !LEGACY_TEMP.test(e.name) && !(dir === this.root && e.name === TEMP_DIR))
+        .map((e) => e.name);
     } catch (err) {
       throw translate(err, p);
     }
   }
 
   async move(source: string, dest: string): Promise<void> {
-    const target = this.full(dest);
-    await fs.mkdir(path.dirname(target), { recursive: true });
+    const from = this.full(source);
+    const to = this.full(dest);
+    await this.ensureTemp();
     try {
-      await fs.rename(this.full(source), target);
+      // No fsync of the source here: every file this driver writes is synced when it is
+      // written (putContent) or committed (writer), so it is on disk already.
+      await fs.stat(from);
+      await this.publish(from, to);
     } catch (err) {
       throw translate(err, source);
     }
   }
 
   async delete(p: string): Promise<void> {
-    const file = this.full(p);
+    const target = this.full(p);
+    if (target === this.root) throw new Error('refusing to delete the storage root');
+    const trash = await this.tempPath('trash');
     try {
-      await fs.stat(file);
+      await fs.rename(target, trash);
     } catch (err) {
       throw translate(err, p);
     }
-    await fs.rm(file, { recursive: true, force: true });
-  }
-}
-
-class FilesystemWriter implements FileWriter {
-  readonly stream: Writable;
-  readonly startSize: number;
-  written = 0;
-
-  constructor(
-    private readonly handle: fs.FileHandle,
-    startSize: number,
-  ) {
-    this.startSize = startSize;
-    // Written straight to the handle (opened for append) so that `written` counts only bytes
-    // the kernel accepted, even when the pipeline feeding us fails part-way.
-    this.stream = new Writable({
-      highWaterMark: 1024 * 1024,
-      writev: (chunks, cb) => {
-        const buffers = chunks.map((c) => c.chunk as Buffer);
-        handle.writev(buffers).then((res) => {
-          this.written += res.bytesWritten;
-          cb();
-        }, cb);
-      },
-    });
+    failpoint(Failpoints.deleteRenamed);
+    if (this.fsync) await syncPath(path.dirname(target));
+    // The path is gone for every reader already; a tree left in TEMP_DIR by a failure here is
+    // swept later (sweepTemp), so this failure changes nothing the caller could act on.
+    await fs.rm(trash, { recursive: true, force: true }).catch(() => undefined);
   }
 
-  async commit(): Promise<void> {
-    await this.handle.sync();
-    await this.handle.close();
-  }
-
-  async cancel(): Promise<void> {
+  /**
+   * Removes what crashes left in TEMP_DIR (entries older than an hour: no operation runs that
+   * long, and another process on the same root may be using the younger ones). Returns how many.
+   */
+  async sweepTemp(now = Date.now()): Promise<number> {
+    let entries: string[];
     try {
-      await this.handle.truncate(this.startSize);
-    } finally {
-      await this.handle.close().catch(() => undefined);
+      entries = await fs.readdir(this.tempRoot);
+    } catch (err) {
+      if (isEnoent(err)) return 0;
+      throw err;
     }
+    let removed = 0;
+    for (const entry of entries) {
+      const createdAt = Number(entry.split('-', 1)[0]);
+      if (Number.isFinite(createdAt) && now - createdAt < TEMP_MAX_AGE_MS) continue;
+      await fs.rm(path.join(this.tempRoot, entry), { recursive: true, force: true });
+      removed++;
+    }
+    return removed;
+  }
+
+  private ensureTemp(): Promise<void> {
+    if (!this.tempReady) {
+      const ready = fs.mkdir(this.tempRoot, { recursive: true }).then(() => {
+        // Leftovers of an earlier crash; a failure is retried by the next process's first write.
+        void this.sweepTemp().catch(() => undefined);
+      });
+      this.tempReady = ready.catch((err: unknown) => {
+        this.tempReady = null;
+        throw err;
+      });
+    }
+    return this.tempReady;
+  }
+
+  private async tempPath(kind: 'file' | 'dir' | 'trash'): Promise<string> {
+    await this.ensureTemp();
+    return path.join(this.tempRoot, `${Date.now()}-${randomUUID()}.${kind}`);
+  }
+
+  /**
+   * Renames the complete file `source` to `target` in one atomic step, creating `target`'s
+   * missing directories in the same step. On failure the file is still at `source`.
+   */
+  private async publish(source: string, target: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const parent = path.dirname(target);
+      try {
+        const missing = await this.topmostMissing(parent);
+        if (missing === null) {
+          await fs.rename(source, target);
+          failpoint(Failpoints.renamed);
+          if (this.fsync) await syncPath(parent);
+        } else {
+          await this.publishSubtree(source, target, missing);
+        }
+        return;
+      } catch (err) {
+        // Lost a race: the directory was created (EEXIST, ENOTEMPTY) or removed (ENOENT) by
+        // another writer or a delete meanwhile. Look again.
+        if (!isRaceLost(err) || attempt >= PUBLISH_ATTEMPTS) throw err;
+      }
+    }
+  }
+
+  /**
+   * Builds `missing`'s subtree around the file in TEMP_DIR, then renames it into place. The file
+   * gets its new name by a hard link, so that until the subtree is in place it is still at
+   * `source` (a crash in between loses nothing: the stage is swept); `source` goes last.
+   */
+  private async publishSubtree(source: string, target: string, missing: string): Promise<void> {
+    const stage = await this.tempPath('dir');
+    const stagedParent = path.join(stage, path.relative(missing, path.dirname(target)));
+    const staged = path.join(stagedParent, path.basename(target));
+    let linked = true;
+    try {
+      await fs.mkdir(stagedParent, { recursive: true });
+      try {
+        await fs.link(source, staged);
+      } catch (err) {
+        // A filesystem without hard links: the file moves into the stage (a crash before the
+        // rename below then leaves it in TEMP_DIR), and is moved back on failure.
+        if (!isNoHardLinks(err)) throw err;
+        await fs.rename(source, staged);
+        linked = false;
+      }
+      try {
+        if (this.fsync) {
+          for (let dir = stagedParent; ; dir = path.dirname(dir)) {
+            await syncPath(dir);
+            if (dir === stage) break;
+          }
+        }
+        failpoint(Failpoints.subtreeStaged);
+        await fs.rename(stage, missing);
+      } catch (err) {
+        if (!linked) await fs.rename(staged, source).catch(() => undefined);
+        throw err;
+      }
+    } finally {
+      await fs.rm(stage, { recursive: true, force: true }).catch(() => undefined); // gone once renamed
+    }
+    failpoint(Failpoints.renamed);
+    if (linked) await fs.unlink(source);
+    if (this.fsync) await syncPath(path.dirname(missing));
+  }
+
+  /** The topmost directory on the way from the root to `dir` that does not exist, or null. */
+  private async topmostMissing(dir: string): Promise<string | null> {
+    let missing: string | null = null;
+    for (let current = dir; current !== this.root; current = path.dirname(current)) {
+      try {
+        const st = await fs.stat(current);
+        if (!st.isDirectory()) throw Object.assign(new Error(`not a directory: ${current}`), { code: 'ENOTDIR' });
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        missing = current;
+      }
+    }
+    return missing;
   }
 }
 
 function isEnoent(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
+function isRaceLost(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'EEXIST' || code === 'ENOTEMPTY';
+}
+
+function isNoHardLinks(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EXDEV' || code === 'EMLINK';
 }
 
 function translate(err: unknown, p: string): unknown {

@@ -3,8 +3,10 @@ import { digestAlgorithm, digestOf, type Digest } from '../oci/digest.ts';
 import type { Descriptor } from '../oci/descriptor.ts';
 import { parseManifest, type ParsedManifest } from '../oci/manifest.ts';
 import type { RepoName, Tag } from '../oci/names.ts';
+import { failpoint } from '../failpoint.ts';
 import { readOptional, type ContentStore } from './content-store.ts';
 import { isNotFound, type StorageDriver } from './driver.ts';
+import { Failpoints } from './failpoints.ts';
 import { layout } from './layout.ts';
 import type { ReferrerStore } from './referrer-store.ts';
 import type { TagStore } from './tag-store.ts';
@@ -50,12 +52,18 @@ export class ManifestStore implements ManifestService {
     // Order matters: bytes, then revision, then referrer entry, then tag. Each step is atomic,
     // and a reader finds the manifest only once everything it depends on is in place.
     await this.content.putContent(digest, body);
+    failpoint(Failpoints.manifestWritten);
     const link: RevisionLink = { digest, mediaType: parsed.mediaType };
     await this.driver.putContent(layout.revisionLink(this.name, digest), JSON.stringify(link));
+    failpoint(Failpoints.revisionLinked);
     if (parsed.subject) {
       await this.referrers.add(parsed.subject.digest, referrerDescriptor(digest, body.length, parsed));
+      failpoint(Failpoints.referrerAdded);
     }
-    if (reference.tag) await this.tags.set(reference.tag, digest);
+    if (reference.tag) {
+      await this.tags.set(reference.tag, digest);
+      failpoint(Failpoints.tagWritten);
+    }
 
     const result: ManifestPutResult = {
       digest,
@@ -91,16 +99,27 @@ export class ManifestStore implements ManifestService {
 
   async delete(digest: Digest): Promise<{ info: ManifestInfo; tags: Tag[] }> {
     const info = await this.stat({ digest });
-    const tags = await this.tags.pointingAt(digest);
-    for (const tag of tags) await this.tags.remove(tag);
+    // Tags first, the revision last: a crash part-way leaves a manifest that is still readable
+    // (with fewer tags), and a retry of the delete finishes the job.
+    const tags: Tag[] = [];
+    for (const tag of await this.tags.pointingAt(digest)) {
+      if (await this.tags.remove(tag, digest)) tags.push(tag);
+      failpoint(Failpoints.manifestUntagged);
+    }
     const body = await this.content.getContent(digest);
     const subject = subjectOf(body);
-    if (subject) await this.referrers.remove(subject, digest);
+    if (subject) {
+      await this.referrers.remove(subject, digest);
+      failpoint(Failpoints.referrerRemoved);
+    }
     try {
       await this.driver.delete(layout.revisionDir(this.name, digest));
     } catch (err) {
+      // Gone meanwhile (a concurrent delete of it): the outcome asked for holds, and the tags
+      // this call removed are reported by it.
       if (!isNotFound(err)) throw err;
     }
+    failpoint(Failpoints.manifestDeleted);
     return { info, tags };
   }
 

@@ -6,6 +6,9 @@ import { isNotFound, type StorageDriver } from './driver.ts';
 import { layout } from './layout.ts';
 import type { ReferrerService } from './repository.ts';
 
+/** `<alg>-<hex>`, as layout.referrerEntry names an entry. */
+const REFERRER_ENTRY = /^(sha256-[0-9a-f]{64}|sha512-[0-9a-f]{128})$/;
+
 /**
  * The referrers index: for each subject digest, one small file per manifest that names it as
  * its `subject`, holding the descriptor the referrers API returns.
@@ -32,6 +35,7 @@ export class ReferrerStore implements ReferrerService {
     const dir = layout.referrersDir(this.name, subject);
     const out: Descriptor[] = [];
     for (const entry of (await listOptional(this.driver, dir)).sort()) {
+      if (!REFERRER_ENTRY.test(entry)) continue; // not an entry (a temp file of an older version)
       const raw = await readOptional(this.driver, `${dir}/${entry}`);
       if (!raw) continue;
       const d = JSON.parse(raw.toString('utf8')) as Descriptor;

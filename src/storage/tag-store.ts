@@ -1,8 +1,10 @@
 import { RegistryError } from '../oci/errors.ts';
 import type { Digest } from '../oci/digest.ts';
 import { isTag, type RepoName, type Tag } from '../oci/names.ts';
+import { failpoint } from '../failpoint.ts';
 import { exists, listOptional, readOptional } from './content-store.ts';
-import type { StorageDriver } from './driver.ts';
+import { isNotFound, type StorageDriver } from './driver.ts';
+import { Failpoints } from './failpoints.ts';
 import { layout } from './layout.ts';
 import type { TagService } from './repository.ts';
 
@@ -22,42 +24,66 @@ export class TagStore implements TagService {
         detail: { name: this.name },
       });
     }
-    const names = await listOptional(this.driver, layout.tagsDir(this.name));
-    return names.filter(isTag).sort(compareCodeUnits);
+    // Only tags that resolve: a directory without its link (left by a crash under an older
+    // version, which created the directory before the link) is not a tag.
+    const tags: Tag[] = [];
+    for (const name of await listOptional(this.driver, layout.tagsDir(this.name))) {
+      if (isTag(name) && (await this.target(name)) !== null) tags.push(name);
+    }
+    return tags.sort(compareCodeUnits);
   }
 
   async delete(tag: Tag): Promise<Digest> {
     const digest = await this.resolve(tag);
-    await this.remove(tag);
+    if (!(await this.remove(tag, digest))) throw unknownTag(tag);
+    failpoint(Failpoints.tagRemoved);
     return digest;
   }
 
   /** The digest a tag points at. Throws MANIFEST_UNKNOWN. */
   async resolve(tag: Tag): Promise<Digest> {
+    const digest = await this.target(tag);
+    if (digest === null) throw unknownTag(tag);
+    return digest;
+  }
+
+  /** The digest a tag's link holds, or null when it has none. */
+  private async target(tag: Tag): Promise<Digest | null> {
     const raw = await readOptional(this.driver, layout.tagLink(this.name, tag));
-    if (!raw) {
-      throw new RegistryError('MANIFEST_UNKNOWN', `tag ${tag} is unknown to this repository`, { detail: { tag } });
-    }
-    return raw.toString('utf8') as Digest;
+    return raw && raw.length > 0 ? (raw.toString('utf8') as Digest) : null;
   }
 
   async set(tag: Tag, digest: Digest): Promise<void> {
     await this.driver.putContent(layout.tagLink(this.name, tag), digest);
   }
 
-  async remove(tag: Tag): Promise<void> {
-    await this.driver.delete(layout.tagDir(this.name, tag)).catch(() => undefined);
+  /**
+   * Removes a tag; with `expected`, only while it still points there (a push may have moved it
+   * since it was read). True when this call removed it; false when it was not there (or had
+   * moved). Every other storage error is thrown: a failed removal must not be reported as done.
+   */
+  async remove(tag: Tag, expected?: Digest): Promise<boolean> {
+    if (expected !== undefined && (await this.target(tag)) !== expected) return false;
+    try {
+      await this.driver.delete(layout.tagDir(this.name, tag));
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
   }
 
   async pointingAt(digest: Digest): Promise<Tag[]> {
     const found: Tag[] = [];
     for (const name of await listOptional(this.driver, layout.tagsDir(this.name))) {
-      if (!isTag(name)) continue;
-      const raw = await readOptional(this.driver, layout.tagLink(this.name, name));
-      if (raw?.toString('utf8') === digest) found.push(name);
+      if (isTag(name) && (await this.target(name)) === digest) found.push(name);
     }
     return found.sort(compareCodeUnits);
   }
+}
+
+function unknownTag(tag: Tag): RegistryError {
+  return new RegistryError('MANIFEST_UNKNOWN', `tag ${tag} is unknown to this repository`, { detail: { tag } });
 }
 
 /** Lexical order by UTF-16 code units, as Distribution and the spec's examples sort. */

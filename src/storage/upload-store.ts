@@ -5,7 +5,9 @@ import { RegistryError } from '../oci/errors.ts';
 import { digestAlgorithm, type Digest } from '../oci/digest.ts';
 import { MediaType } from '../oci/media-types.ts';
 import type { RepoName } from '../oci/names.ts';
+import { failpoint } from '../failpoint.ts';
 import { isNotFound, type FileWriter, type StorageDriver } from './driver.ts';
+import { Failpoints } from './failpoints.ts';
 import { layout, type UploadId } from './layout.ts';
 import type { ContentStore } from './content-store.ts';
 import type { KeyedMutex } from './keyed-mutex.ts';
@@ -14,6 +16,18 @@ import type { BlobInfo, ChunkOptions, UploadService, UploadStatus } from './repo
 
 interface UploadState {
   startedAt: string;
+  /**
+   * Recorded once the digest is verified, before the blob is published: a completion that a
+   * crash or a failure interrupted is finished by the client's retry, whatever step it reached.
+   */
+  completing?: CompletedBlob;
+  /** The session is closed; kept (until purged) so that a retried completion answers as the first. */
+  completed?: CompletedBlob;
+}
+
+interface CompletedBlob {
+  digest: Digest;
+  size: number;
 }
 
 /**
@@ -39,13 +53,15 @@ export class UploadStore implements UploadService {
   }
 
   async status(id: UploadId): Promise<UploadStatus> {
-    const state = await this.readState(id);
-    return { id, offset: await this.offset(id), startedAt: new Date(state.startedAt) };
+    const state = await this.openState(id);
+    const offset = state.completing ? state.completing.size : await this.offset(id);
+    return { id, offset, startedAt: new Date(state.startedAt) };
   }
 
   append(id: UploadId, body: Readable, chunk: ChunkOptions): Promise<UploadStatus> {
     return this.locks.run(id, async () => {
-      const state = await this.readState(id);
+      const state = await this.openState(id);
+      if (state.completing) throw beingCompleted(id, state.completing.digest);
       const writer = await this.driver.writer(layout.uploadData(this.name, id), true);
       try {
         this.checkStart(writer, chunk, id);
@@ -61,13 +77,34 @@ export class UploadStore implements UploadService {
 
   complete(id: UploadId, digest: Digest, body: Readable | null, chunk: ChunkOptions): Promise<BlobInfo> {
     return this.locks.run(id, async () => {
-      await this.readState(id);
+      const state = await this.readState(id);
+      const earlier = state.completed ?? state.completing;
+      if (earlier) {
+        // A retry of a completion that was interrupted, or whose answer was lost: the bytes were
+        // verified the first time, so a body sent again is not needed.
+        if (earlier.digest !== digest) {
+          if (state.completed) throw unknownUpload(this.name, id);
+          throw beingCompleted(id, earlier.digest);
+        }
+        body?.resume();
+        if (state.completed) {
+          if (!(await this.content.isLinked(this.name, digest))) throw unknownUpload(this.name, id);
+          return { digest, size: earlier.size, mediaType: MediaType.OctetStream };
+        }
+        return this.finish(id, state, earlier);
+      }
       const data = layout.uploadData(this.name, id);
       const writer = await this.driver.writer(data, true);
       let size: number;
       try {
-        this.checkStart(writer, chunk, id);
-        if (body) await this.receive(id, writer, body, chunk);
+        if (body && writer.startSize > 0 && (await this.digestOf(id, digestAlgorithm(digest), writer.startSize)) === digest) {
+          // The stored bytes already are the blob: this is a completion sent again after a crash
+          // that came before its intent was recorded. The body is the same bytes once more.
+          body.resume();
+        } else {
+          this.checkStart(writer, chunk, id);
+          if (body) await this.receive(id, writer, body, chunk);
+        }
         size = writer.startSize + writer.written;
         const actual = await this.digestOf(id, digestAlgorithm(digest), size);
         if (actual !== digest) {
@@ -80,18 +117,41 @@ export class UploadStore implements UploadService {
         await writer.cancel();
         throw err;
       }
-      await this.content.publish(digest, data);
-      await this.content.link(this.name, digest);
-      await this.remove(id);
-      return { digest, size, mediaType: MediaType.OctetStream };
+      failpoint(Failpoints.blobWritten);
+      const completing: CompletedBlob = { digest, size };
+      await this.writeState(id, { startedAt: state.startedAt, completing });
+      failpoint(Failpoints.uploadCompleting);
+      return this.finish(id, state, completing);
     });
   }
 
   cancel(id: UploadId): Promise<void> {
     return this.locks.run(id, async () => {
-      await this.readState(id);
+      await this.openState(id);
       await this.remove(id);
     });
+  }
+
+  /** Publishes a verified upload: each step is idempotent, so a retry may run them all again. */
+  private async finish(id: UploadId, state: UploadState, blob: CompletedBlob): Promise<BlobInfo> {
+    await this.content.publish(blob.digest, layout.uploadData(this.name, id));
+    failpoint(Failpoints.blobPublished);
+    await this.content.link(this.name, blob.digest);
+    failpoint(Failpoints.blobLinked);
+    // The session closes; its state stays (without data) until the purger takes it.
+    try {
+      await this.driver.delete(layout.uploadData(this.name, id));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    await this.writeState(id, { startedAt: state.startedAt, completed: blob });
+    this.hashes.forget(id);
+    failpoint(Failpoints.uploadClosed);
+    return { digest: blob.digest, size: blob.size, mediaType: MediaType.OctetStream };
+  }
+
+  private async writeState(id: UploadId, state: UploadState): Promise<void> {
+    await this.driver.putContent(layout.uploadState(this.name, id), JSON.stringify(state));
   }
 
   private async remove(id: UploadId): Promise<void> {
@@ -146,16 +206,31 @@ export class UploadStore implements UploadService {
     }
   }
 
+  /** The state of a session that is still open (not completed). Throws BLOB_UPLOAD_UNKNOWN. */
+  private async openState(id: UploadId): Promise<UploadState> {
+    const state = await this.readState(id);
+    if (state.completed) throw unknownUpload(this.name, id);
+    return state;
+  }
+
   private async readState(id: UploadId): Promise<UploadState> {
     try {
       return JSON.parse((await this.driver.getContent(layout.uploadState(this.name, id))).toString('utf8')) as UploadState;
     } catch (err) {
-      if (isNotFound(err)) {
-        throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is unknown to ${this.name}`, { detail: { uuid: id } });
-      }
+      if (isNotFound(err)) throw unknownUpload(this.name, id);
       throw err;
     }
   }
+}
+
+function unknownUpload(name: RepoName, id: UploadId): RegistryError {
+  return new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id} is unknown to ${name}`, { detail: { uuid: id } });
+}
+
+function beingCompleted(id: UploadId, digest: Digest): RegistryError {
+  return new RegistryError('BLOB_UPLOAD_INVALID', `upload ${id} is being completed as ${digest}; retry that completion`, {
+    detail: { uuid: id, digest },
+  });
 }
 
 export function outOfOrder(id: UploadId, offset: number, start: number): RegistryError {

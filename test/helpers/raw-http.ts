@@ -34,11 +34,13 @@ export function rawRequest(base: string, req: RawRequest, timeoutMs = 10_000): P
       if (err) reject(err);
       else resolve(res!);
     };
+    // `outgoing` is not there yet if request() throws (a path node:http refuses): the timer must not touch it then.
+    let outgoing: ReturnType<typeof request> | undefined;
     const timer = setTimeout(() => {
-      outgoing.destroy();
+      outgoing?.destroy();
       done(new Error(`${req.method ?? 'GET'} ${req.path.slice(0, 100)}: no response within ${timeoutMs} ms`));
     }, timeoutMs);
-    const outgoing = request(
+    outgoing = request(
       {
         host: url.hostname,
         port: url.port,

@@ -44,7 +44,11 @@ describe('events for pulls and deletes', { timeout: 60_000 }, () => {
     assert.equal(partial.status, 206);
     const events = await received(h);
     assert.equal(events.length, 1, actions(events).join(', '));
-    assert.deepEqual(events[0]!.target, blobTarget(h.registry, 'pull/range', layer), 'the target is the whole blob');
+    assert.deepEqual(
+      events[0]!.target,
+      { ...blobTarget(h.registry, 'pull/range', layer), range: `bytes 10-99/${layer.data.length}` },
+      'the target is the whole blob, and the range says which part was sent',
+    );
     h.receiver.clear();
     const beyond = await get(`/v2/pull/range/blobs/${layer.digest}`, { headers: { range: `bytes=${layer.data.length + 10}-` } });
     assert.equal(beyond.status, 416);

@@ -65,9 +65,9 @@ export function registerNotificationRoutes(router: Router, admin: NotificationAd
     });
   });
 
-  router.post('/notifications/endpoints/:name/enable', (req, res) => {
+  router.post('/notifications/endpoints/:name/enable', async (req, res) => {
     const name = endpointName(admin, req.params.name);
-    admin.enable(name);
+    await admin.enable(name);
     res.status(204).end();
   });
 }

@@ -75,7 +75,7 @@ function formOf(req: Request): Record<string, string | undefined> {
 
 function single(value: unknown, key: string): string | undefined {
   if (value === undefined || typeof value === 'string') return value;
-  throw badRequest(`parameter "${key}" must be given once`);
+  throw badRequest(`parameter "${key}" must be given once`, { parameter: key });
 }
 
 function list(value: unknown): string[] {
@@ -83,6 +83,6 @@ function list(value: unknown): string[] {
   return (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string');
 }
 
-function badRequest(message: string): RegistryError {
-  return new RegistryError('UNSUPPORTED', message, { status: 400 });
+function badRequest(message: string, detail: Record<string, unknown> = { endpoint: '/auth/token' }): RegistryError {
+  return new RegistryError('UNSUPPORTED', message, { status: 400, detail });
 }

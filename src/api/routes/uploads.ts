@@ -78,7 +78,9 @@ export function registerUploadRoutes(router: Router, deps: ApiDeps): void {
 
 function requiredDigest(req: Request): Digest {
   const digest = digestQuery(req, 'digest');
-  if (!digest) throw new RegistryError('DIGEST_INVALID', 'the "digest" query parameter is required to complete an upload');
+  if (!digest) {
+    throw new RegistryError('DIGEST_INVALID', 'the "digest" query parameter is required to complete an upload', { detail: { parameter: 'digest' } });
+  }
   return digest;
 }
 
