@@ -18,7 +18,9 @@ export function requestContext(externalBaseUrl: string | undefined, clients: Cli
       baseUrl: externalBaseUrl ?? `${req.protocol}://${host}`,
       concluded: new Promise<boolean>((resolve) => {
         res.once('finish', () => resolve(true));
-        res.once('close', () => resolve(res.writableFinished));
+        // A client that closes as soon as it has the last byte may be seen closing before 'finish':
+        // the whole body was handed over once end() was reached.
+        res.once('close', () => resolve(res.writableFinished || res.writableEnded));
       }),
     };
     res.locals.ctx = ctx;

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Digest } from '../oci/digest.ts';
+import { digestOf, type Digest } from '../oci/digest.ts';
 import { parseManifest } from '../oci/manifest.ts';
 import type { RepoName, Tag } from '../oci/names.ts';
 import type { RequestContext } from '../oci/request-context.ts';
@@ -24,7 +24,10 @@ import type { EventFactory } from './source.ts';
 
 /** What the listener needs besides the repository and the request, shared by all requests. */
 export interface ListenerHooks {
-  /** A tag's writes and their events are put in order together (see `manifests.put`). */
+  /**
+   * A tag's writes and their events are put in order together (see `manifests.put`); so are a
+   * manifest's push and delete (keyed `name@digest`, which no `name:tag` key can equal).
+   */
   readonly tagOrder: KeyedMutex;
   /**
    * Runs `report` (queues a pull event) once the response has `concluded` with its body sent
@@ -57,6 +60,9 @@ export function listen(repo: Repository, ctx: RequestContext, factory: EventFact
   /** Runs a change to `tag` and queues its event before the next change to that tag may start. */
   const inTagOrder = <T>(tag: Tag | undefined, change: () => Promise<T>): Promise<T> =>
     tag === undefined ? change() : hooks.tagOrder.run(`${repo.name}:${tag}`, change);
+  /** Runs a push or delete of `digest` and queues its events before the next one of it may start. */
+  const inManifestOrder = <T>(digest: Digest, change: () => Promise<T>): Promise<T> =>
+    hooks.tagOrder.run(`${repo.name}@${digest}`, change);
   const url = (kind: 'blobs' | 'manifests', digest: Digest) => `${ctx.baseUrl}/v2/${repo.name}/${kind}/${digest}`;
   const isHead = ctx.method === 'HEAD';
 
@@ -125,11 +131,15 @@ export function listen(repo: Repository, ctx: RequestContext, factory: EventFact
     put(reference: ManifestReference, content: Buffer, contentType: string | undefined) {
       // Pushes to one tag from many clients at once: the event order must be the order of the
       // tag writes, or a consumer deploying "the latest push" deploys what the tag no longer names.
-      return inTagOrder(reference.tag, async () => {
-        const result = await repo.manifests.put(reference, content, contentType);
-        await emit('push', { ...manifestTarget(result, result.tag, null), ...factory.references(result.references) });
-        return result;
-      });
+      // A push racing a delete of the same manifest: whichever the store did last has the last event.
+      const digest = reference.digest ?? digestOf(content, 'sha256');
+      return inTagOrder(reference.tag, () =>
+        inManifestOrder(digest, async () => {
+          const result = await repo.manifests.put(reference, content, contentType);
+          await emit('push', { ...manifestTarget(result, result.tag, null), ...factory.references(result.references) });
+          return result;
+        }),
+      );
     },
     async get(reference: ManifestReference, accept?: AcceptedTypes) {
       const manifest = await repo.manifests.get(reference, accept);
@@ -144,13 +154,15 @@ export function listen(repo: Repository, ctx: RequestContext, factory: EventFact
       }
       return info;
     },
-    async delete(digest: Digest) {
-      const result = await repo.manifests.delete(digest);
-      await sink.write([
-        factory.create('delete', { mediaType: result.info.mediaType, digest, repository: repo.name }, ctx),
-        ...result.tags.map((tag) => factory.create('delete', { repository: repo.name, tag }, ctx)),
-      ]);
-      return result;
+    delete(digest: Digest) {
+      return inManifestOrder(digest, async () => {
+        const result = await repo.manifests.delete(digest);
+        await sink.write([
+          factory.create('delete', { mediaType: result.info.mediaType, digest, repository: repo.name }, ctx),
+          ...result.tags.map((tag) => factory.create('delete', { repository: repo.name, tag }, ctx)),
+        ]);
+        return result;
+      });
     },
   };
 

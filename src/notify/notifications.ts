@@ -17,6 +17,7 @@ import { ListenerState } from './pull-reports.ts';
 import { NotificationMetrics } from './metrics.ts';
 import type { Notifier } from './notifier.ts';
 import { OutboxClient, type AttemptRecord } from './outbox-client.ts';
+import { gateChanges } from './outbox-gate.ts';
 import { createOutbox, type QueuedEvent } from './outbox-reader.ts';
 import { pingEvent } from './ping.ts';
 import { QueueSink } from './queue-sink.ts';
@@ -166,7 +167,8 @@ export class Notifications implements Notifier, NotificationAdmin {
   }
 
   listen(repository: Repository, ctx: RequestContext): Repository {
-    return listen(repository, ctx, this.factory, this.broadcaster, this.listening);
+    const gated = gateChanges(repository, () => this.outbox.probe());
+    return listen(gated, ctx, this.factory, this.broadcaster, this.listening);
   }
 
   /** Once both threads are up (again): a fresh line from the delivery thread to the writer. */

@@ -7,6 +7,7 @@ import { failpoint } from '../failpoint.ts';
 import { readOptional, type ContentStore } from './content-store.ts';
 import { isNotFound, type StorageDriver } from './driver.ts';
 import { Failpoints } from './failpoints.ts';
+import type { KeyedMutex } from './keyed-mutex.ts';
 import { layout } from './layout.ts';
 import type { ReferrerStore } from './referrer-store.ts';
 import type { TagStore } from './tag-store.ts';
@@ -36,7 +37,13 @@ export class ManifestStore implements ManifestService {
     private readonly content: ContentStore,
     private readonly tags: TagStore,
     private readonly referrers: ReferrerStore,
+    /** A push and a delete of one manifest run one at a time, or the delete can miss the tag being written. */
+    private readonly manifestLocks: KeyedMutex,
   ) {}
+
+  private locked<T>(digest: Digest, task: () => Promise<T>): Promise<T> {
+    return this.manifestLocks.run(`${this.name}@${digest}`, task);
+  }
 
   async put(reference: ManifestReference, body: Buffer, contentType: string | undefined): Promise<ManifestPutResult> {
     const parsed = parseManifest(body, contentType);
@@ -53,17 +60,19 @@ export class ManifestStore implements ManifestService {
     // and a reader finds the manifest only once everything it depends on is in place.
     await this.content.putContent(digest, body);
     failpoint(Failpoints.manifestWritten);
-    const link: RevisionLink = { digest, mediaType: parsed.mediaType };
-    await this.driver.putContent(layout.revisionLink(this.name, digest), JSON.stringify(link));
-    failpoint(Failpoints.revisionLinked);
-    if (parsed.subject) {
-      await this.referrers.add(parsed.subject.digest, referrerDescriptor(digest, body.length, parsed));
-      failpoint(Failpoints.referrerAdded);
-    }
-    if (reference.tag) {
-      await this.tags.set(reference.tag, digest);
-      failpoint(Failpoints.tagWritten);
-    }
+    await this.locked(digest, async () => {
+      const link: RevisionLink = { digest, mediaType: parsed.mediaType };
+      await this.driver.putContent(layout.revisionLink(this.name, digest), JSON.stringify(link));
+      failpoint(Failpoints.revisionLinked);
+      if (parsed.subject) {
+        await this.referrers.add(parsed.subject.digest, referrerDescriptor(digest, body.length, parsed));
+        failpoint(Failpoints.referrerAdded);
+      }
+      if (reference.tag) {
+        await this.tags.set(reference.tag, digest);
+        failpoint(Failpoints.tagWritten);
+      }
+    });
 
     const result: ManifestPutResult = {
       digest,
@@ -97,7 +106,11 @@ export class ManifestStore implements ManifestService {
     return { digest, mediaType: link.mediaType, size };
   }
 
-  async delete(digest: Digest): Promise<{ info: ManifestInfo; tags: Tag[] }> {
+  delete(digest: Digest): Promise<{ info: ManifestInfo; tags: Tag[] }> {
+    return this.locked(digest, () => this.deleteLocked(digest));
+  }
+
+  private async deleteLocked(digest: Digest): Promise<{ info: ManifestInfo; tags: Tag[] }> {
     const info = await this.stat({ digest });
     // Tags first, the revision last: a crash part-way leaves a manifest that is still readable
     // (with fewer tags), and a retry of the delete finishes the job.

@@ -15,6 +15,7 @@ import { UploadStore } from './upload-store.ts';
 export class StorageRegistry implements Registry {
   readonly content: ContentStore;
   private readonly uploadLocks = new KeyedMutex();
+  private readonly manifestLocks = new KeyedMutex();
   private readonly uploadHashes = new UploadHashes();
 
   constructor(readonly driver: StorageDriver) {
@@ -28,7 +29,7 @@ export class StorageRegistry implements Registry {
       name,
       blobs: new RepositoryBlobStore(name, this.content),
       uploads: new UploadStore(name, this.driver, this.content, this.uploadLocks, this.uploadHashes),
-      manifests: new ManifestStore(name, this.driver, this.content, tags, referrers),
+      manifests: new ManifestStore(name, this.driver, this.content, tags, referrers, this.manifestLocks),
       tags,
       referrers,
     };
