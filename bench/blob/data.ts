@@ -2,19 +2,9 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { BLOB_MIB, MiB } from './settings.ts';
+import { seedBlock } from '../lib/seed-block.ts';
 
-/** A 1 MiB block from a seeded xorshift32; each MiB of the blob is this block with its index stamped in. */
-function seedBlock(): Buffer {
-  const words = new Uint32Array(MiB / 4);
-  let x = 0x2545f491;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
-  return Buffer.from(words.buffer);
-}
+// Each MiB of a blob is this block with its index stamped in.
 const SEED = seedBlock();
 
 function* blobChunks(): Generator<Buffer> {

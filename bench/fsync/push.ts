@@ -7,6 +7,7 @@ import type * as http from 'node:http';
 import { Readable } from 'node:stream';
 import { expect, locationOf, request, withDigest } from './http.ts';
 import { LAYER_BYTES, MiB } from './settings.ts';
+import { seedBlock } from '../lib/seed-block.ts';
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -57,18 +58,7 @@ export async function pushImage(agent: http.Agent, base: URL, repo: string, tag:
   return sha256(manifest);
 }
 
-/** A 1 MiB block from a seeded xorshift32 (as bench/blob/data.ts); each MiB is this block with its index and a salt stamped in. */
-function seedBlock(): Buffer {
-  const words = new Uint32Array(MiB / 4);
-  let x = 0x2545f491;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
-  return Buffer.from(words.buffer);
-}
+// Each MiB of a blob is this block with its index stamped in.
 const SEED = seedBlock();
 
 function* chunks(mib: number, salt: number): Generator<Buffer> {
