@@ -85,8 +85,14 @@ export function listen(repo: Repository, ctx: RequestContext, factory: EventFact
     },
     async open(digest: Digest, choose?: RangeChoice) {
       const opened = await repo.blobs.open(digest, choose);
-      const { range, info } = opened;
-      pulled('blob', { ...blobTarget(info), ...(range ? { range: `bytes ${range.start}-${range.end}/${info.size}` } : {}) });
+      const { range, info, stream } = opened;
+      // A client may close the moment it has the last byte, before the server has seen its file
+      // end: a body that went through whole was sent, whatever the response says then.
+      let through = 0;
+      stream.on('data', (chunk: Buffer) => (through += chunk.length));
+      const whole = range ? range.end - range.start + 1 : info.size;
+      const target = { ...blobTarget(info), ...(range ? { range: `bytes ${range.start}-${range.end}/${info.size}` } : {}) };
+      hooks.upon(ctx.concluded.then((sent) => sent || through >= whole), 'blob', () => emit('pull', target));
       return opened;
     },
     async delete(digest: Digest) {
