@@ -5,12 +5,13 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { calculateJwkThumbprint, exportJWK } from 'jose';
-import { ConfigError, parseConfig } from '../../src/config/load.ts';
+import { parseConfig } from '../../src/config/load.ts';
 import { randomBlob } from '../helpers/oci.ts';
 import { startTestRegistry } from '../helpers/registry.ts';
 import { suiteFixture } from '../helpers/suite-fixture.ts';
 import { libtrustKeyId, makeCertificateChain, repositoryAccess, TestIssuer } from './issuer.ts';
 import { BearerClient, chainFiles, expectInvalidToken, issueCertificate, REALM, tokenAuth, useTempDir } from './verification-support.ts';
+import { configError } from '../helpers/config-error.ts';
 
 /**
  * Where the registry's trust in a token comes from besides a JWKS file: a root certificate bundle
@@ -154,17 +155,6 @@ describe('auth.token configuration refused at start', () => {
     jwks = (await TestIssuer.create(dir())).jwksPath;
   });
   const token = (extra: Record<string, unknown>) => ({ auth: { token: { realm: REALM, service: 'svc', issuer: 'iss', jwks, ...extra } } });
-
-  /** Runs `fn` expecting a ConfigError; returns its message. */
-  function configError(fn: () => unknown): string {
-    try {
-      fn();
-    } catch (err) {
-      assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-      return err.message;
-    }
-    assert.fail('expected a ConfigError, but the configuration was accepted');
-  }
 
   it('accepts a token configuration with an absolute realm URL and an allowed algorithm', () => {
     parseConfig(token({ signingalgorithms: ['ES256', 'RS256'] }));

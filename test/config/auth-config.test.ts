@@ -1,15 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ConfigError, parseConfig } from '../../src/config/load.ts';
+import { parseConfig } from '../../src/config/load.ts';
+import { configError } from '../helpers/config-error.ts';
 
-function configError(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): string {
-  try {
-    parseConfig(raw, env);
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err.message;
-  }
-  assert.fail(`expected a ConfigError for ${JSON.stringify(raw)}, but it was accepted`);
+function refusal(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): string {
+  return configError(() => parseConfig(raw, env));
 }
 
 const token = { realm: 'https://auth.example.com/token', service: 'registry.example.com', issuer: 'auth.example.com', jwks: '/etc/jwks.json' };
@@ -45,36 +40,36 @@ describe('configuration: auth', () => {
   });
 
   it('refuses htpasswd and token together, naming the key', () => {
-    assert.match(configError({ auth: { htpasswd: { realm: 'r', path: '/p' }, token } }), /"auth\.token".*cannot both be set/);
+    assert.match(refusal({ auth: { htpasswd: { realm: 'r', path: '/p' }, token } }), /"auth\.token".*cannot both be set/);
   });
 
   it('refuses a token service without auth.token, naming the key', () => {
-    assert.match(configError({ auth: { tokenservice: { htpasswd: '/h' } } }), /"auth\.tokenservice"/);
+    assert.match(refusal({ auth: { tokenservice: { htpasswd: '/h' } } }), /"auth\.tokenservice"/);
   });
 
   it('refuses token auth with no key to verify with', () => {
-    assert.match(configError({ auth: { token: { ...token, jwks: undefined } } }), /"auth\.token".*rootcertbundle, jwks or auth\.tokenservice/);
+    assert.match(refusal({ auth: { token: { ...token, jwks: undefined } } }), /"auth\.token".*rootcertbundle, jwks or auth\.tokenservice/);
   });
 
   it('refuses a realm that is not a URL, naming the key', () => {
     for (const realm of ['not a url', '/auth/token', 'ftp://auth.example.com/token']) {
-      assert.match(configError({ auth: { token: { ...token, realm } } }), /"auth\.token\.realm"/, realm);
+      assert.match(refusal({ auth: { token: { ...token, realm } } }), /"auth\.token\.realm"/, realm);
     }
   });
 
   it('refuses symmetric and unsigned algorithms in signingalgorithms', () => {
     for (const alg of ['HS256', 'none', 'HS512']) {
-      assert.match(configError({ auth: { token: { ...token, signingalgorithms: [alg] } } }), /"auth\.token\.signingalgorithms/, alg);
+      assert.match(refusal({ auth: { token: { ...token, signingalgorithms: [alg] } } }), /"auth\.token\.signingalgorithms/, alg);
     }
     assert.deepEqual(parseConfig({ auth: { token: { ...token, signingalgorithms: ['ES256', 'EdDSA'] } } }).config.auth!.token!.signingalgorithms, ['ES256', 'EdDSA']);
   });
 
   it('refuses malformed access rules and trusted proxies, naming the key', () => {
     const rule = { account: 'alice', repositories: ['team/*'], actions: ['pull'] };
-    assert.match(configError({ auth: { token: { ...token }, tokenservice: { htpasswd: '/h', access: [{ ...rule, actions: ['fly'] }] } } }), /auth\.tokenservice\.access\.0\.actions/);
-    assert.match(configError({ auth: { token: { ...token }, tokenservice: { htpasswd: '/h', access: [{ ...rule, repos: ['x'] }] } } }), /"auth\.tokenservice\.access\.0\.repos"/);
-    assert.match(configError({ http: { trustedproxies: ['10.0.0.0/33'] } }), /http\.trustedproxies\.0/);
-    assert.match(configError({ http: { trustedproxies: ['proxy.local'] } }), /http\.trustedproxies\.0/);
+    assert.match(refusal({ auth: { token: { ...token }, tokenservice: { htpasswd: '/h', access: [{ ...rule, actions: ['fly'] }] } } }), /auth\.tokenservice\.access\.0\.actions/);
+    assert.match(refusal({ auth: { token: { ...token }, tokenservice: { htpasswd: '/h', access: [{ ...rule, repos: ['x'] }] } } }), /"auth\.tokenservice\.access\.0\.repos"/);
+    assert.match(refusal({ http: { trustedproxies: ['10.0.0.0/33'] } }), /http\.trustedproxies\.0/);
+    assert.match(refusal({ http: { trustedproxies: ['proxy.local'] } }), /http\.trustedproxies\.0/);
     assert.deepEqual(parseConfig({ http: { trustedproxies: ['10.0.0.0/8', '::1', '192.168.1.7'] } }).config.http.trustedproxies, ['10.0.0.0/8', '::1', '192.168.1.7']);
   });
 });

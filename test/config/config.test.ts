@@ -3,20 +3,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ConfigError, loadConfig, parseConfig } from '../../src/config/load.ts';
+import { loadConfig, parseConfig } from '../../src/config/load.ts';
+import { configError } from '../helpers/config-error.ts';
 
 const HOUR = 3_600_000;
-
-/** Runs `fn` expecting a ConfigError; returns its message. */
-function configError(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
-    return err.message;
-  }
-  assert.fail('expected a ConfigError, but the configuration was accepted');
-}
 
 describe('configuration: parseConfig', () => {
   it('applies Distribution-like defaults to an empty configuration', () => {
