@@ -38,6 +38,9 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
   let port = wantedPort; // the real one (for port 0) once listening; events name it in source.addr
 
   const driver = new FilesystemDriver(config.storage.filesystem.rootdirectory, { fsync: config.storage.filesystem.fsync });
+  // What a crash left in _tmp (half-written temp files, staged subtrees) goes before anything writes.
+  const swept = await driver.sweepTemp();
+  if (swept > 0) logger.info({ removed: swept }, 'removed temp entries an earlier run left in the storage root');
   const registry = new StorageRegistry(driver);
   // Before anything starts: a missing htpasswd file or bad certificate bundle stops the start here.
   const auth = await setUpAuth(config.auth, {
@@ -58,6 +61,7 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
         sourceAddr: () => `${hostname()}:${port}`,
         metrics,
         logLevel: logger.level,
+        repositories: (name) => registry.repository(name),
         deadletterRetentionMs: config.notifications.outbox.deadletterretention,
       },
       logger,

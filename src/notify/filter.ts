@@ -1,7 +1,6 @@
 import type { EndpointConfig } from '../config/notifications.ts';
 import type { Event } from './event.ts';
 import { globToRegExp } from '../oci/glob.ts';
-import type { Sink } from './sink.ts';
 
 /** Which events an endpoint wants, from its config; decided once per event, before the outbox. */
 export class EventFilter {
@@ -25,22 +24,5 @@ export class EventFilter {
     if (this.include.length > 0 && !this.include.some((re) => re.test(repo))) return false;
     if (this.exclude.some((re) => re.test(repo))) return false;
     return true;
-  }
-}
-
-/** Passes on only the events the filter accepts. */
-export class FilterSink implements Sink {
-  constructor(
-    private readonly filter: EventFilter,
-    private readonly inner: Sink,
-  ) {}
-
-  async write(events: Event[]): Promise<void> {
-    const accepted = events.filter((e) => this.filter.accepts(e));
-    if (accepted.length > 0) await this.inner.write(accepted);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }

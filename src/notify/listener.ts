@@ -1,25 +1,24 @@
 import type { Readable } from 'node:stream';
 import { digestOf, type Digest } from '../oci/digest.ts';
-import { parseManifest } from '../oci/manifest.ts';
 import type { RepoName, Tag } from '../oci/names.ts';
 import type { RequestContext } from '../oci/request-context.ts';
 import type {
   AcceptedTypes,
-  BlobInfo,
-  BlobService,
-  RangeChoice,
   ChunkOptions,
-  ManifestInfo,
   ManifestReference,
-  ManifestService,
+  RangeChoice,
   Repository,
+  BlobService,
+  ManifestService,
   TagService,
   UploadService,
 } from '../storage/repository.ts';
 import type { KeyedMutex } from '../storage/keyed-mutex.ts';
 import type { UploadId } from '../storage/layout.ts';
-import type { Action, EventTarget } from './event.ts';
-import type { Sink } from './sink.ts';
+import type { ChangeIntent } from './change-intent.ts';
+import type { Action, Event, EventTarget } from './event.ts';
+import type { EventJournal } from './event-journal.ts';
+import { EventTargets } from './event-targets.ts';
 import type { EventFactory } from './source.ts';
 
 /** What the listener needs besides the repository and the request, shared by all requests. */
@@ -39,48 +38,39 @@ export interface ListenerHooks {
 
 /**
  * Decorates a repository's services so that each completed operation emits exactly one event
- * (Distribution's `notifications.Listen`). Each wrapper calls the real method first and emits
- * only when it returned, so a failed or refused operation never emits; handlers never know.
+ * (Distribution's `notifications.Listen`); handlers never know.
  *
- * A change's event is written to the durable outbox before the wrapper returns, so before the
- * client gets its success response. The one window left: the storage change is committed, then the
- * outbox write happens; a crash between the two loses that event. It is as small as it can be
- * without a shared transaction between storage and outbox: the event is queued in the same turn
- * as the storage call returns, with no other I/O between them, and is on disk with the next group
- * commit (about a millisecond: one hop to the writer thread and one fsync). An outbox write that
- * fails fails the request, so the client retries and the retried operation emits.
+ * A change runs inside the journal (event-journal.ts): its intent is durable before the store is
+ * touched and its events replace the intent once it returned, before the client's answer, so a
+ * crash at any step leaves either the events or an intent that the next start reconciles with
+ * the store. A change refused before it changed anything emits nothing.
+ *
+ * Changes of one tag, and a push and a delete of one manifest, run one at a time with their
+ * events (`tagOrder`): the order of the events is the order of the store's writes, so a consumer
+ * deploying "the latest push" of a tag deploys what the tag names. Locks are always taken tags
+ * first (in order), then the manifest, so no two changes wait on each other.
  *
  * A pull is reported upon its conclusion: once the body has been sent whole (a client that gives
  * up mid-download has not pulled; it is counted in a metric instead). A HEAD has no body and is
  * reported before its answer, like a change.
  */
-export function listen(repo: Repository, ctx: RequestContext, factory: EventFactory, sink: Sink, hooks: ListenerHooks): Repository {
-  const emit = (action: Action, target: EventTarget): Promise<void> => sink.write([factory.create(action, target, ctx)]);
+export function listen(repo: Repository, ctx: RequestContext, factory: EventFactory, journal: EventJournal, hooks: ListenerHooks): Repository {
+  const name = repo.name;
+  const targets = new EventTargets(name, ctx.baseUrl, factory);
+  const event = (action: Action, target: EventTarget): Event => factory.create(action, target, ctx);
+  const emit = (action: Action, target: EventTarget): Promise<void> => journal.record([event(action, target)]);
   const pulled = (kind: 'blob' | 'manifest', target: EventTarget): void => hooks.upon(ctx.concluded, kind, () => emit('pull', target));
-  /** Runs a change to `tag` and queues its event before the next change to that tag may start. */
-  const inTagOrder = <T>(tag: Tag | undefined, change: () => Promise<T>): Promise<T> =>
-    tag === undefined ? change() : hooks.tagOrder.run(`${repo.name}:${tag}`, change);
-  /** Runs a push or delete of `digest` and queues its events before the next one of it may start. */
-  const inManifestOrder = <T>(digest: Digest, change: () => Promise<T>): Promise<T> =>
-    hooks.tagOrder.run(`${repo.name}@${digest}`, change);
-  const url = (kind: 'blobs' | 'manifests', digest: Digest) => `${ctx.baseUrl}/v2/${repo.name}/${kind}/${digest}`;
+  const change = <T>(intent: ChangeIntent, run: () => Promise<T>, eventsOf: (result: T) => Event[]): Promise<T> =>
+    inOrderOf(hooks.tagOrder, intent, () => journal.change(intent, ctx, run, eventsOf));
   const isHead = ctx.method === 'HEAD';
-
-  const blobTarget = (info: BlobInfo): EventTarget => ({
-    mediaType: info.mediaType,
-    size: info.size,
-    digest: info.digest,
-    length: info.size,
-    repository: repo.name,
-    url: url('blobs', info.digest),
-  });
+  const linked = (digest: Digest): Promise<boolean> => repo.blobs.stat(digest).then(() => true, () => false);
 
   const blobs: BlobService = {
     async stat(digest: Digest) {
       const info = await repo.blobs.stat(digest);
       // A HEAD is reported as a pull (endpoints drop it unless `includehead`); the existence
       // check a GET makes first is not a separate operation and emits nothing.
-      if (isHead) await emit('pull', blobTarget(info));
+      if (isHead) await emit('pull', targets.blob(info));
       return info;
     },
     async open(digest: Digest, choose?: RangeChoice) {
@@ -91,22 +81,21 @@ export function listen(repo: Repository, ctx: RequestContext, factory: EventFact
       let through = 0;
       stream.on('data', (chunk: Buffer) => (through += chunk.length));
       const whole = range ? range.end - range.start + 1 : info.size;
-      const target = { ...blobTarget(info), ...(range ? { range: `bytes ${range.start}-${range.end}/${info.size}` } : {}) };
+      const target = targets.blob(info, range);
       hooks.upon(ctx.concluded.then((sent) => sent || through >= whole), 'blob', () => emit('pull', target));
       return opened;
     },
-    async delete(digest: Digest) {
-      const info = await repo.blobs.delete(digest);
-      await emit('delete', { mediaType: info.mediaType, digest: info.digest, repository: repo.name });
-      return info;
-    },
+    delete: (digest: Digest) =>
+      change({ kind: 'blob.delete', repository: name, digest }, () => repo.blobs.delete(digest), (info) => [
+        event('delete', targets.blobDeleted(info)),
+      ]),
     async mount(digest: Digest, from: RepoName | null) {
-      const info = await repo.blobs.mount(digest, from);
-      if (info) {
-        const { url: link, ...rest } = blobTarget(info);
-        await emit('mount', { ...rest, ...(from ? { fromRepository: from } : {}), url: link });
-      }
-      return info;
+      const already = await linked(digest);
+      return change(
+        { kind: 'blob.mount', repository: name, digest, from, already, baseUrl: ctx.baseUrl },
+        () => repo.blobs.mount(digest, from),
+        (info) => (info ? [event('mount', targets.mount(info, from))] : []),
+      );
     },
   };
 
@@ -116,82 +105,124 @@ export function listen(repo: Repository, ctx: RequestContext, factory: EventFact
     append: (id: UploadId, body: Readable, chunk: ChunkOptions) => repo.uploads.append(id, body, chunk),
     cancel: (id: UploadId) => repo.uploads.cancel(id),
     async complete(id: UploadId, digest: Digest, body: Readable | null, chunk: ChunkOptions) {
-      const info = await repo.uploads.complete(id, digest, body, chunk);
-      await emit('push', blobTarget(info));
-      return info;
+      const already = await linked(digest);
+      return change(
+        { kind: 'blob.push', repository: name, digest, already, baseUrl: ctx.baseUrl },
+        () => repo.uploads.complete(id, digest, body, chunk),
+        (info) => [event('push', targets.blob(info))],
+      );
     },
   };
 
-  const manifestTarget = (info: ManifestInfo, tag: Tag | undefined, content: Buffer | null): EventTarget => ({
-    mediaType: info.mediaType,
-    size: info.size,
-    digest: info.digest,
-    length: info.size,
-    repository: repo.name,
-    url: url('manifests', info.digest),
-    ...(tag ? { tag } : {}),
-    ...(content ? factory.references(referencesOf(content, info.mediaType)) : {}),
-  });
-
   const manifests: ManifestService = {
-    put(reference: ManifestReference, content: Buffer, contentType: string | undefined) {
-      // Pushes to one tag from many clients at once: the event order must be the order of the
-      // tag writes, or a consumer deploying "the latest push" deploys what the tag no longer names.
-      // A push racing a delete of the same manifest: whichever the store did last has the last event.
+    async put(reference: ManifestReference, content: Buffer, contentType: string | undefined) {
       const digest = reference.digest ?? digestOf(content, 'sha256');
-      return inTagOrder(reference.tag, () =>
-        inManifestOrder(digest, async () => {
-          const result = await repo.manifests.put(reference, content, contentType);
-          await emit('push', { ...manifestTarget(result, result.tag, null), ...factory.references(result.references) });
-          return result;
-        }),
-      );
+      const intent = (already: boolean): ChangeIntent => ({
+        kind: 'manifest.push',
+        repository: name,
+        digest,
+        ...(reference.tag ? { tag: reference.tag } : {}),
+        already,
+        baseUrl: ctx.baseUrl,
+      });
+      // Whether the push changes anything is read in the order of the tag and the manifest.
+      return inOrderOf(hooks.tagOrder, intent(false), async () => {
+        const already = await holds(repo, digest, reference.tag);
+        return journal.change(intent(already), ctx, () => repo.manifests.put(reference, content, contentType), (result) => [
+          event('push', targets.manifest(result, result.tag, result.references)),
+        ]);
+      });
     },
     async get(reference: ManifestReference, accept?: AcceptedTypes) {
       const manifest = await repo.manifests.get(reference, accept);
-      pulled('manifest', manifestTarget(manifest, reference.tag, manifest.content));
+      pulled('manifest', targets.manifest(manifest, reference.tag, manifest.content));
       return manifest;
     },
     async stat(reference: ManifestReference, accept?: AcceptedTypes) {
       const info = await repo.manifests.stat(reference, accept);
       if (isHead) {
         const content = factory.includeReferences ? (await repo.manifests.get(reference)).content : null;
-        await emit('pull', manifestTarget(info, reference.tag, content));
+        await emit('pull', targets.manifest(info, reference.tag, content));
       }
       return info;
     },
-    delete(digest: Digest) {
-      return inManifestOrder(digest, async () => {
-        const result = await repo.manifests.delete(digest);
-        await sink.write([
-          factory.create('delete', { mediaType: result.info.mediaType, digest, repository: repo.name }, ctx),
-          ...result.tags.map((tag) => factory.create('delete', { repository: repo.name, tag }, ctx)),
-        ]);
-        return result;
-      });
-    },
+    delete: (digest: Digest) =>
+      deleteInOrder(repo, hooks.tagOrder, digest, (tags, mediaType) =>
+        journal.change(
+          { kind: 'manifest.delete', repository: name, digest, mediaType, tags },
+          ctx,
+          () => repo.manifests.delete(digest),
+          (result) => [
+            event('delete', targets.manifestDeleted({ mediaType: result.info.mediaType, digest })),
+            ...result.tags.map((tag) => event('delete', targets.tagDeleted(tag))),
+          ],
+        ),
+      ),
   };
 
   const tags: TagService = {
     list: () => repo.tags.list(),
-    delete(tag: Tag) {
-      return inTagOrder(tag, async () => {
-        const digest = await repo.tags.delete(tag);
-        await emit('delete', { repository: repo.name, tag });
-        return digest;
-      });
-    },
+    pointingAt: (digest: Digest) => repo.tags.pointingAt(digest),
+    delete: (tag: Tag) =>
+      change({ kind: 'tag.delete', repository: name, tag }, () => repo.tags.delete(tag), () => [event('delete', targets.tagDeleted(tag))]),
   };
 
-  return { name: repo.name, blobs, uploads, manifests, tags, referrers: repo.referrers };
+  return { name, blobs, uploads, manifests, tags, referrers: repo.referrers };
 }
 
-
-function referencesOf(content: Buffer, mediaType: string) {
-  try {
-    return parseManifest(content, mediaType).references;
-  } catch {
-    return [];
+/** The order keys of a change: its tags first (sorted), then its manifest. */
+function orderKeys(change: ChangeIntent): string[] {
+  const repo = change.repository;
+  switch (change.kind) {
+    case 'manifest.push':
+      return [...(change.tag ? [`${repo}:${change.tag}`] : []), `${repo}@${change.digest}`];
+    case 'manifest.delete':
+      return [...[...change.tags].sort().map((tag) => `${repo}:${tag}`), `${repo}@${change.digest}`];
+    case 'tag.delete':
+      return [`${repo}:${change.tag}`];
+    default:
+      return [];
   }
 }
 
+/** Runs `task` holding every order key of `change`, taken in order. */
+export function inOrderOf<T>(mutex: KeyedMutex, change: ChangeIntent, task: () => Promise<T>): Promise<T> {
+  return orderKeys(change).reduceRight<() => Promise<T>>((inner, key) => () => mutex.run(key, inner), task)();
+}
+
+/** Whether the store already holds what a push of `digest` (to `tag`) would make. */
+async function holds(repo: Repository, digest: Digest, tag: Tag | undefined): Promise<boolean> {
+  try {
+    const info = await repo.manifests.stat(tag ? { tag } : { digest });
+    return info.digest === digest;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Runs a manifest delete holding the order of the manifest and of every tag it will remove, so
+ * that no push to one of those tags slips between the removal and its event. The tags are
+ * listed, locked, and listed again under the locks; while new ones appeared, again (a few times:
+ * under the manifest's lock no push of it can add more).
+ */
+async function deleteInOrder<T>(
+  repo: Repository,
+  mutex: KeyedMutex,
+  digest: Digest,
+  task: (tags: Tag[], mediaType: string) => Promise<T>,
+): Promise<T> {
+  let tags = await repo.tags.pointingAt(digest);
+  for (let round = 0; ; round++) {
+    const locked = tags;
+    type Outcome = { done: true; result: T } | { done: false; more: Tag[] };
+    const outcome = await inOrderOf<Outcome>(mutex, { kind: 'manifest.delete', repository: repo.name, digest, mediaType: '', tags: locked }, async () => {
+      const info = await repo.manifests.stat({ digest });
+      const now = await repo.tags.pointingAt(digest);
+      if (round < 3 && now.some((tag) => !locked.includes(tag))) return { done: false, more: now };
+      return { done: true, result: await task(now, info.mediaType) };
+    });
+    if (outcome.done) return outcome.result;
+    tags = [...new Set([...locked, ...outcome.more])];
+  }
+}

@@ -4,24 +4,24 @@ import { MessageChannel } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { NotificationsConfig } from '../config/notifications.ts';
+import type { RepoName } from '../oci/names.ts';
 import type { RequestContext } from '../oci/request-context.ts';
 import type { Repository } from '../storage/repository.ts';
+import type { IntentRecord } from './change-intent.ts';
 import type { EndpointStatus, NotificationAdmin, NotificationsHealth } from './admin.ts';
 import { DeliveryClient } from './delivery-client.ts';
 import type { DeliveryMessage, DeliveryMethod, DeliveryMethods, DeliveryRequest } from './delivery-protocol.ts';
-import type { Event } from './event.ts';
-import { EventFilter, FilterSink } from './filter.ts';
+import { EventJournal } from './event-journal.ts';
+import { countByEndpoint, EventRouter } from './event-router.ts';
+import { EventFilter } from './filter.ts';
 import type { AttemptOutcome } from './http-sink.ts';
-import { listen } from './listener.ts';
+import { inOrderOf, listen } from './listener.ts';
 import { ListenerState } from './pull-reports.ts';
 import { NotificationMetrics } from './metrics.ts';
 import type { Notifier } from './notifier.ts';
 import { OutboxClient, type AttemptRecord } from './outbox-client.ts';
-import { gateChanges } from './outbox-gate.ts';
 import { createOutbox, type QueuedEvent } from './outbox-reader.ts';
 import { pingEvent } from './ping.ts';
-import { QueueSink } from './queue-sink.ts';
-import { Broadcaster, type Sink } from './sink.ts';
 import { EventFactory } from './source.ts';
 import { DEFAULT_SUPERVISION, Supervisor, type SupervisorOptions } from './supervisor.ts';
 import { startThread } from './thread.ts';
@@ -56,6 +56,8 @@ export interface NotificationsOptions {
   sourceAddr: () => string;
   metrics: MetricsRegistry;
   logLevel: string;
+  /** The store as it is (without notifications): start-up reconciles interrupted changes with it. */
+  repositories: (name: RepoName) => Repository;
   /** Dead letters older than this are pruned (`notifications.outbox.deadletterretention`); default 30 days. */
   deadletterRetentionMs?: number;
   timings?: Partial<NotificationTimings>;
@@ -63,9 +65,11 @@ export interface NotificationsOptions {
 
 /**
  * Notifications as configured, across three threads:
- *   - here (the registry's thread): the listener turns completed operations into events, and
- *     per endpoint a filter and a durable queue take them (Broadcaster -> FilterSink -> QueueSink);
- *   - the outbox writer thread commits them to SQLite, in groups, before the client's answer;
+ *   - here (the registry's thread): the listener runs each change inside the journal (an intent
+ *     before the store is touched, its events after, in one transaction with the intent's end)
+ *     and the router picks each event's endpoints by their filters;
+ *   - the outbox writer thread commits intents and events to SQLite, in groups, before the
+ *     client's answer;
  *   - the delivery thread drains each endpoint's queue (DeliveryWorker -> RetryingSink -> HttpSink),
  *     so delivery never competes with requests for this event loop.
  * Both threads are supervised: a death is noticed at once, whoever waits on the thread gets a
@@ -75,7 +79,7 @@ export interface NotificationsOptions {
  */
 export class Notifications implements Notifier, NotificationAdmin {
   private readonly factory: EventFactory;
-  private readonly broadcaster: Sink;
+  private readonly journal: EventJournal;
   private readonly outbox: OutboxClient;
   private readonly writer: Supervisor;
   private readonly delivery: Supervisor;
@@ -86,7 +90,7 @@ export class Notifications implements Notifier, NotificationAdmin {
   private readonly timings: NotificationTimings;
   private readonly calls: DeliveryClient;
   private closing: Promise<void> | null = null;
-  /** Resolves once both threads are running (the server listens only then). */
+  /** Resolves once both threads run and the changes a crash interrupted are settled (the server listens only then). */
   readonly ready: Promise<void>;
 
   constructor(
@@ -96,7 +100,7 @@ export class Notifications implements Notifier, NotificationAdmin {
   ) {
     const file = config.outbox.path ?? path.join(options.storageRoot, '_notifications', 'outbox.sqlite');
     mkdirSync(path.dirname(file), { recursive: true });
-    createOutbox(file);
+    const interrupted = createOutbox(file);
     this.timings = { ...DEFAULT_TIMINGS, ...options.timings };
     const failpoints = parseThreadFailpoints(process.env[THREAD_FAILPOINTS_ENV]);
 
@@ -140,17 +144,29 @@ export class Notifications implements Notifier, NotificationAdmin {
       logger,
       this.timings.supervision,
     );
+    this.factory = new EventFactory(options.sourceAddr, config.events.includereferences);
+    this.listening = new ListenerState(logger, options.metrics);
+    const active = config.endpoints.filter((e) => !e.disabled);
+    this.journal = new EventJournal(
+      this.outbox,
+      new EventRouter(active.map((e) => ({ endpoint: e.name, filter: new EventFilter(e) }))),
+      this.factory,
+      {
+        repositories: options.repositories,
+        committed: (rows) => {
+          for (const [endpoint, n] of countByEndpoint(rows)) this.metrics.apply({ m: 'events', type: 'Events', endpoint, n });
+        },
+        inOrderOf: (change, task) => inOrderOf(this.listening.tagOrder, change, task),
+      },
+      logger,
+    );
     this.ready = Promise.all([this.writer.ready, this.delivery.ready]).then(
-      () => undefined,
+      () => this.reconcile(interrupted),
       async (err: unknown) => {
         await Promise.all([this.writer.close(), this.delivery.close()]);
         throw err;
       },
     );
-
-    this.factory = new EventFactory(options.sourceAddr, config.events.includereferences);
-    this.listening = new ListenerState(logger, options.metrics);
-    const active = config.endpoints.filter((e) => !e.disabled);
     this.names = new Set(active.map((e) => e.name));
     this.calls = new DeliveryClient(
       this.delivery,
@@ -161,14 +177,17 @@ export class Notifications implements Notifier, NotificationAdmin {
       },
     );
     this.metrics = new NotificationMetrics(options.metrics, () => this.call('pending'));
-    this.broadcaster = new Broadcaster(
-      active.map((e) => new FilterSink(new EventFilter(e), new CountingSink(new QueueSink(this.outbox, e.name), e.name, this.metrics))),
-    );
   }
 
   listen(repository: Repository, ctx: RequestContext): Repository {
-    const gated = gateChanges(repository, () => this.outbox.probe());
-    return listen(gated, ctx, this.factory, this.broadcaster, this.listening);
+    return listen(repository, ctx, this.factory, this.journal, this.listening);
+  }
+
+  /** Settles what a crash left between a change and its events, before the first request. */
+  private async reconcile(interrupted: IntentRecord[]): Promise<void> {
+    if (interrupted.length === 0) return;
+    const { emitted, dropped } = await this.journal.reconcile(interrupted);
+    this.logger.warn({ intents: interrupted.length, emitted, dropped }, 'changes interrupted by a crash were reconciled with the store');
   }
 
   /** Once both threads are up (again): a fresh line from the delivery thread to the writer. */
@@ -265,6 +284,7 @@ export class Notifications implements Notifier, NotificationAdmin {
         if (this.delivery.live) await this.call('close');
         await this.outbox.close();
       };
+      this.journal.close();
       try {
         await withDeadline(drain(), this.timings.closeMs, () => new Error(`shutdown did not finish within ${this.timings.closeMs} ms`));
       } catch (err) {
@@ -274,23 +294,5 @@ export class Notifications implements Notifier, NotificationAdmin {
       this.calls.failAll(unavailable('notifications are shut down'));
     })();
     return this.closing;
-  }
-}
-
-/** Counts events entering an endpoint's queue (Distribution's "Events" type). */
-class CountingSink implements Sink {
-  constructor(
-    private readonly inner: Sink,
-    private readonly endpoint: string,
-    private readonly metrics: NotificationMetrics,
-  ) {}
-
-  async write(events: Event[]): Promise<void> {
-    await this.inner.write(events);
-    this.metrics.apply({ m: 'events', type: 'Events', endpoint: this.endpoint, n: events.length });
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 }

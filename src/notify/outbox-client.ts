@@ -1,5 +1,7 @@
+import type { IntentRecord } from './change-intent.ts';
 import type { Event } from './event.ts';
-import { EventState, type OutboxOp, type WriteRequest, type WriterMessage } from './outbox-ops.ts';
+import type { Outbox } from './outbox.ts';
+import { EventState, type OutboxOp, type QueuedRow, type WriteRequest, type WriterMessage } from './outbox-ops.ts';
 
 /** A worker or a message port: where the writer thread is reached. */
 export interface WriterPort {
@@ -43,7 +45,7 @@ export interface OutboxClientOptions {
  * committed, the next gathers, so a burst of requests costs one fsync and no event loop waits
  * on the disk. The writer may be replaced (after a restart): `detach`, then `attach` the new one.
  */
-export class OutboxClient {
+export class OutboxClient implements Outbox {
   private port: WriterPort | null = null;
   private ops: OutboxOp[] = [];
   private waiters: Waiter[] = [];
@@ -96,6 +98,23 @@ export class OutboxClient {
   /** Queues an event for an endpoint; resolves once it is on disk. */
   async enqueue(endpoint: string, event: Event): Promise<void> {
     await this.write({ t: 'insert', endpoint, eventId: event.id, payload: JSON.stringify(event) }, true);
+  }
+
+  async enqueueRows(rows: QueuedRow[]): Promise<void> {
+    await Promise.all(rows.map((row) => this.write({ t: 'insert', ...row }, true)));
+  }
+
+  async intend(record: IntentRecord): Promise<void> {
+    await this.write({ t: 'intend', id: record.id, at: record.at, record: JSON.stringify(record) }, true);
+  }
+
+  async confirm(id: string, rows: QueuedRow[]): Promise<void> {
+    await this.write({ t: 'confirm', id, rows }, true);
+  }
+
+  abandon(id: string): void {
+    // Not waited for: an intent left by a lost abandon is reconciled at start, and finds nothing changed.
+    this.defer({ t: 'confirm', id, rows: [] });
   }
 
   /** Told of endpoints that got new events, after each commit that added some. */
@@ -190,7 +209,10 @@ export class OutboxClient {
     const port = this.port;
     if (this.inFlight || this.ops.length === 0 || !port) return;
     const ops = this.ops;
-    const durable = ops.some((op) => op.t === 'insert' || op.t === 'redeliver' || op.t === 'endpointState');
+    const durable = ops.some(
+      (op) =>
+        op.t === 'insert' || op.t === 'intend' || (op.t === 'confirm' && op.rows.length > 0) || op.t === 'redeliver' || op.t === 'endpointState',
+    );
     const request: WriteRequest = { kind: 'write', id: this.nextId++, ops, durable };
     const deadline = this.options.deadlineMs;
     const timer = deadline === undefined ? null : setTimeout(() => this.late(request.id), deadline);

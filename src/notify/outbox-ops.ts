@@ -2,8 +2,19 @@
  * The writes the outbox makes, as plain data: clients queue them and the writer thread
  * (outbox-writer.ts) applies each group in one transaction.
  */
+/** One event queued for one endpoint, as it is stored. */
+export interface QueuedRow {
+  endpoint: string;
+  eventId: string;
+  payload: string;
+}
+
 export type OutboxOp =
-  | { t: 'insert'; endpoint: string; eventId: string; payload: string }
+  | ({ t: 'insert' } & QueuedRow)
+  /** A change is about to be made (change-intent.ts); `record` is its IntentRecord as JSON. */
+  | { t: 'intend'; id: string; at: number; record: string }
+  /** The change's outcome is known: its events (maybe none) are queued and the intent goes, together. */
+  | { t: 'confirm'; id: string; rows: QueuedRow[] }
   | { t: 'settle'; seqs: number[]; state: number; status: number | null; error: string | null; at: number }
   | { t: 'fail'; seqs: number[]; status: number | null; error: string }
   | {

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import type { IntentRecord } from './change-intent.ts';
 import type { Event } from './event.ts';
 import type { AttemptRecord } from './outbox-client.ts';
 import { EventState } from './outbox-ops.ts';
@@ -31,12 +32,19 @@ function queued(endpoint: string, r: EventRow): QueuedEvent {
   return { seq: r.seq, endpoint, event: JSON.parse(r.payload) as Event, attempts: r.attempts, enqueuedAt: r.enqueued_at };
 }
 
-/** Creates the outbox file and its tables, before any thread opens it. */
-export function createOutbox(file: string): void {
+/**
+ * Creates the outbox file and its tables (or migrates an older one), before any thread opens it.
+ * Returns the intents a crash left unconfirmed, oldest first, for start-up to reconcile.
+ */
+export function createOutbox(file: string): IntentRecord[] {
   const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  new OutboxSchema(db);
-  db.close();
+  try {
+    db.pragma('journal_mode = WAL');
+    const sql = new OutboxSchema(db);
+    return (sql.intents.all() as { record: string }[]).map((r) => JSON.parse(r.record) as IntentRecord);
+  } finally {
+    db.close();
+  }
 }
 
 /** Reads the outbox on a connection of its own (WAL: readers never block the writer). */

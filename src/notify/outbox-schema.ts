@@ -22,6 +22,9 @@ export class OutboxSchema {
   readonly disabledEndpoints: Database.Statement;
   readonly failingSince: Database.Statement;
   readonly probe: Database.Statement;
+  readonly intend: Database.Statement;
+  readonly forget: Database.Statement;
+  readonly intents: Database.Statement;
 
   constructor(db: Database.Database) {
     db.exec(`
@@ -58,6 +61,13 @@ export class OutboxSchema {
         disabled INTEGER NOT NULL,
         reason   TEXT
       );
+      -- Changes under way (change-intent.ts): a row lives from just before a storage change until
+      -- its events are queued in the same transaction that deletes it; start-up reconciles the rest.
+      CREATE TABLE IF NOT EXISTS intents (
+        id     TEXT    PRIMARY KEY,
+        at     INTEGER NOT NULL,
+        record TEXT    NOT NULL
+      );
       CREATE TABLE IF NOT EXISTS probe (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         at INTEGER NOT NULL
@@ -91,6 +101,9 @@ export class OutboxSchema {
       `SELECT MIN(at) AS at FROM attempts WHERE endpoint = ? AND id > COALESCE(
          (SELECT MAX(id) FROM attempts WHERE endpoint = ? AND status BETWEEN 200 AND 299), 0)`,
     );
+    this.intend = db.prepare('INSERT OR REPLACE INTO intents (id, at, record) VALUES (?, ?, ?)');
+    this.forget = db.prepare('DELETE FROM intents WHERE id = ?');
+    this.intents = db.prepare('SELECT record FROM intents ORDER BY at, rowid');
     this.probe = db.prepare('INSERT INTO probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at');
     // Pruning goes in batches of `LIMIT ?` rows: each statement is short, and writes queued
     // meanwhile are committed between two batches.

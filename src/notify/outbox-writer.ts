@@ -28,6 +28,13 @@ function apply(op: OutboxOp, now: number): boolean | null {
     case 'insert':
       sql.insert.run(op.endpoint, op.eventId, op.payload, now);
       return null;
+    case 'intend':
+      sql.intend.run(op.id, op.at, op.record);
+      return null;
+    case 'confirm':
+      for (const row of op.rows) sql.insert.run(row.endpoint, row.eventId, row.payload, now);
+      sql.forget.run(op.id);
+      return null;
     case 'settle':
       for (const seq of op.seqs) sql.settle.run(op.state, op.at, op.status, op.error, seq);
       return null;
@@ -83,7 +90,10 @@ function serve(port: { postMessage(message: WriterMessage): void }, request: Wri
   port.postMessage(reply);
   if (reply.error === undefined) {
     const endpoints = new Set<string>();
-    for (const op of request.ops) if (op.t === 'insert' || op.t === 'redeliver') endpoints.add(op.endpoint);
+    for (const op of request.ops) {
+      if (op.t === 'insert' || op.t === 'redeliver') endpoints.add(op.endpoint);
+      else if (op.t === 'confirm') for (const row of op.rows) endpoints.add(row.endpoint);
+    }
     if (endpoints.size > 0) delivery?.postMessage({ kind: 'committed', endpoints: [...endpoints] } satisfies WriterMessage);
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Descriptor } from '../oci/descriptor.ts';
 import type { RequestContext } from '../oci/request-context.ts';
+import type { EventOrigin } from './change-intent.ts';
 import type { Action, Event, EventTarget } from './event.ts';
 
 /**
@@ -18,15 +19,21 @@ export class EventFactory {
   ) {}
 
   create(action: Action, target: EventTarget, ctx: RequestContext): Event {
+    return this.recreate(action, target, this.origin(ctx), Date.now());
+  }
+
+  /** The request, actor and source records of events caused by `ctx` (kept with an intent). */
+  origin(ctx: RequestContext): EventOrigin {
     return {
-      id: randomUUID(),
-      timestamp: new Date().toISOString(),
-      action,
-      target,
       request: { id: ctx.id, addr: ctx.addr, host: ctx.host, method: ctx.method, useragent: ctx.useragent },
       actor: ctx.actor ? { name: ctx.actor } : {},
       source: { addr: this.sourceAddr(), instanceID: this.instanceID },
     };
+  }
+
+  /** An event of a change made at `at` by `origin`: also one a restart reconciles (the source it had then). */
+  recreate(action: Action, target: EventTarget, origin: EventOrigin, at: number): Event {
+    return { id: randomUUID(), timestamp: new Date(at).toISOString(), action, target, ...origin };
   }
 
   /** `references` for a manifest event, when configured; descriptors trimmed to Distribution's three fields. */

@@ -1,11 +1,11 @@
 import * as fs from 'node:fs/promises';
-import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { failpoint } from '../failpoint.ts';
 import { PathNotFoundError, type FileInfo, type FileWriter, type StorageDriver } from './driver.ts';
 import { FilesystemWriter, syncPath } from './filesystem-writer.ts';
 import { Failpoints } from './failpoints.ts';
+import { SWEEP_LIMIT, sweepTempDir, tempEntryName } from './tmp-sweep.ts';
 
 export interface FilesystemDriverOptions {
   /**
@@ -21,8 +21,6 @@ export interface FilesystemDriverOptions {
  * (so a rename from it into place is atomic: one filesystem) and outside anything a store lists.
  */
 export const TEMP_DIR = '_tmp';
-/** Entries of TEMP_DIR older than this are leftovers of a crash (no operation takes this long). */
-const TEMP_MAX_AGE_MS = 60 * 60_000;
 /** Renames lost to a concurrent writer or delete of the same directory are retried this often. */
 const PUBLISH_ATTEMPTS = 10;
 /** Temp files of earlier versions, written beside their target: `<name>.<uuid>.tmp`. */
@@ -40,6 +38,9 @@ export class FilesystemDriver implements StorageDriver {
   readonly fsync: boolean;
   private readonly tempRoot: string;
   private tempReady: Promise<void> | null = null;
+  /** Sweeps run one after another, so each one's count is what it removed. */
+  private sweeps: Promise<unknown> = Promise.resolve();
+  private swept = false;
 
   constructor(rootDirectory: string, options: FilesystemDriverOptions = {}) {
     this.root = path.resolve(rootDirectory);
@@ -167,32 +168,25 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   /**
-   * Removes what crashes left in TEMP_DIR (entries older than an hour: no operation runs that
-   * long, and another process on the same root may be using the younger ones). Returns how many.
+   * Removes what earlier processes left in TEMP_DIR (a crash mid-write, a failed removal of a
+   * deleted tree): every entry named before this process started and not by it, recursively, at
+   * most `limit` per call. Returns how many it removed; logs nothing. Meant to be awaited once at
+   * start, before serving; the first write starts one itself when nobody has. Safe while this
+   * process writes: its own entries are never touched.
    */
-  async sweepTemp(now = Date.now()): Promise<number> {
-    let entries: string[];
-    try {
-      entries = await fs.readdir(this.tempRoot);
-    } catch (err) {
-      if (isEnoent(err)) return 0;
-      throw err;
-    }
-    let removed = 0;
-    for (const entry of entries) {
-      const createdAt = Number(entry.split('-', 1)[0]);
-      if (Number.isFinite(createdAt) && now - createdAt < TEMP_MAX_AGE_MS) continue;
-      await fs.rm(path.join(this.tempRoot, entry), { recursive: true, force: true });
-      removed++;
-    }
-    return removed;
+  sweepTemp(limit = SWEEP_LIMIT): Promise<number> {
+    this.swept = true;
+    const run = this.sweeps.then(() => sweepTempDir(this.tempRoot, limit));
+    this.sweeps = run.catch(() => undefined);
+    return run;
   }
 
   private ensureTemp(): Promise<void> {
     if (!this.tempReady) {
       const ready = fs.mkdir(this.tempRoot, { recursive: true }).then(() => {
-        // Leftovers of an earlier crash; a failure is retried by the next process's first write.
-        void this.sweepTemp().catch(() => undefined);
+        // Leftovers of an earlier crash, when the start did not sweep; in the background, as
+        // nothing here depends on them being gone (a failure is retried by the next start).
+        if (!this.swept) void this.sweepTemp().catch(() => undefined);
       });
       this.tempReady = ready.catch((err: unknown) => {
         this.tempReady = null;
@@ -204,7 +198,7 @@ export class FilesystemDriver implements StorageDriver {
 
   private async tempPath(kind: 'file' | 'dir' | 'trash'): Promise<string> {
     await this.ensureTemp();
-    return path.join(this.tempRoot, `${Date.now()}-${randomUUID()}.${kind}`);
+    return path.join(this.tempRoot, tempEntryName(kind));
   }
 
   /**

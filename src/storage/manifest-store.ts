@@ -37,7 +37,10 @@ export class ManifestStore implements ManifestService {
     private readonly content: ContentStore,
     private readonly tags: TagStore,
     private readonly referrers: ReferrerStore,
-    /** A push and a delete of one manifest run one at a time, or the delete can miss the tag being written. */
+    /**
+     * A push and a delete of one manifest run one at a time, or the delete can miss the tag being
+     * written. Taken before any tag lock (TagStore's), never inside one.
+     */
     private readonly manifestLocks: KeyedMutex,
   ) {}
 
@@ -114,6 +117,9 @@ export class ManifestStore implements ManifestService {
     const info = await this.stat({ digest });
     // Tags first, the revision last: a crash part-way leaves a manifest that is still readable
     // (with fewer tags), and a retry of the delete finishes the job.
+    // remove(tag, digest) checks and deletes under the tag's lock: a push of another manifest
+    // to the tag (under that manifest's lock, not this one) either moved it before, and the tag
+    // stays, or comes after and re-creates it.
     const tags: Tag[] = [];
     for (const tag of await this.tags.pointingAt(digest)) {
       if (await this.tags.remove(tag, digest)) tags.push(tag);

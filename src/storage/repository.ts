@@ -112,6 +112,8 @@ export interface TagService {
   list(): Promise<Tag[]>;
   /** Removes the tag only. Throws MANIFEST_UNKNOWN. Returns the digest it pointed at. */
   delete(tag: Tag): Promise<Digest>;
+  /** The tags whose link names `digest`, sorted; [] for a repository that does not exist. */
+  pointingAt(digest: Digest): Promise<Tag[]>;
 }
 
 export interface ReferrerService {

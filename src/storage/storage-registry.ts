@@ -16,6 +16,8 @@ export class StorageRegistry implements Registry {
   readonly content: ContentStore;
   private readonly uploadLocks = new KeyedMutex();
   private readonly manifestLocks = new KeyedMutex();
+  /** Taken after a manifest lock, never before (see TagStore). */
+  private readonly tagLocks = new KeyedMutex();
   private readonly uploadHashes = new UploadHashes();
 
   constructor(readonly driver: StorageDriver) {
@@ -23,7 +25,7 @@ export class StorageRegistry implements Registry {
   }
 
   repository(name: RepoName): Repository {
-    const tags = new TagStore(name, this.driver);
+    const tags = new TagStore(name, this.driver, this.tagLocks);
     const referrers = new ReferrerStore(name, this.driver);
     return {
       name,

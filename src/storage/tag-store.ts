@@ -5,14 +5,27 @@ import { failpoint } from '../failpoint.ts';
 import { exists, listOptional, readOptional } from './content-store.ts';
 import { isNotFound, type StorageDriver } from './driver.ts';
 import { Failpoints } from './failpoints.ts';
+import type { KeyedMutex } from './keyed-mutex.ts';
 import { layout } from './layout.ts';
 import type { TagService } from './repository.ts';
 
+/**
+ * Tags of one repository. Every write of one tag (set, remove, delete) runs under that tag's
+ * lock, so a removal that checks where the tag points and then deletes it cannot undo a push
+ * that moved the tag in between. Lock order: a caller holding a manifest lock may take a tag
+ * lock (ManifestStore.put and delete do); nothing here takes a manifest lock, so no deadlock.
+ */
 export class TagStore implements TagService {
   constructor(
     private readonly name: RepoName,
     private readonly driver: StorageDriver,
+    /** Shared by every TagStore of the registry; keys are `${repo}:${tag}`. Not reentrant. */
+    private readonly tagLocks: KeyedMutex,
   ) {}
+
+  private locked<T>(tag: Tag, task: () => Promise<T>): Promise<T> {
+    return this.tagLocks.run(`${this.name}:${tag}`, task);
+  }
 
   async list(): Promise<Tag[]> {
     // A repository exists once it holds a manifest or a blob; a bare path prefix of one does not.
@@ -33,11 +46,13 @@ export class TagStore implements TagService {
     return tags.sort(compareCodeUnits);
   }
 
-  async delete(tag: Tag): Promise<Digest> {
-    const digest = await this.resolve(tag);
-    if (!(await this.remove(tag, digest))) throw unknownTag(tag);
-    failpoint(Failpoints.tagRemoved);
-    return digest;
+  delete(tag: Tag): Promise<Digest> {
+    return this.locked(tag, async () => {
+      const digest = await this.resolve(tag);
+      if (!(await this.removeLocked(tag))) throw unknownTag(tag);
+      failpoint(Failpoints.tagRemoved);
+      return digest;
+    });
   }
 
   /** The digest a tag points at. Throws MANIFEST_UNKNOWN. */
@@ -53,8 +68,8 @@ export class TagStore implements TagService {
     return raw && raw.length > 0 ? (raw.toString('utf8') as Digest) : null;
   }
 
-  async set(tag: Tag, digest: Digest): Promise<void> {
-    await this.driver.putContent(layout.tagLink(this.name, tag), digest);
+  set(tag: Tag, digest: Digest): Promise<void> {
+    return this.locked(tag, () => this.driver.putContent(layout.tagLink(this.name, tag), digest));
   }
 
   /**
@@ -62,8 +77,15 @@ export class TagStore implements TagService {
    * since it was read). True when this call removed it; false when it was not there (or had
    * moved). Every other storage error is thrown: a failed removal must not be reported as done.
    */
-  async remove(tag: Tag, expected?: Digest): Promise<boolean> {
-    if (expected !== undefined && (await this.target(tag)) !== expected) return false;
+  remove(tag: Tag, expected?: Digest): Promise<boolean> {
+    return this.locked(tag, async () => {
+      if (expected !== undefined && (await this.target(tag)) !== expected) return false;
+      return this.removeLocked(tag);
+    });
+  }
+
+  /** The removal itself; the caller holds the tag's lock. */
+  private async removeLocked(tag: Tag): Promise<boolean> {
     try {
       await this.driver.delete(layout.tagDir(this.name, tag));
       return true;
@@ -73,6 +95,7 @@ export class TagStore implements TagService {
     }
   }
 
+  /** Read without the tag locks: a tag moved meanwhile is caught by remove's check. */
   async pointingAt(digest: Digest): Promise<Tag[]> {
     const found: Tag[] = [];
     for (const name of await listOptional(this.driver, layout.tagsDir(this.name))) {

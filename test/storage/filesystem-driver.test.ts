@@ -79,7 +79,7 @@ describe('the filesystem driver', () => {
     assert.deepEqual(await t.driver.list('old/current'), ['link']);
   });
 
-  it('sweeps crash leftovers older than an hour from its temp directory, and keeps younger ones', async () => {
+  it('sweeps crash leftovers made before this process started from its temp directory, and keeps later ones', async () => {
     const temp = path.join(t.root, TEMP_DIR);
     const old = `${Date.now() - 2 * 3_600_000}-0b7e1c5e-4f3a-4b1e-9d2a-1c2b3d4e5f60.dir`;
     const young = `${Date.now()}-1b7e1c5e-4f3a-4b1e-9d2a-1c2b3d4e5f60.file`;
