@@ -9,6 +9,7 @@ import { ClientAddress } from './api/client-address.ts';
 import { createGuards } from './api/guards.ts';
 import { setUpAuth } from './auth/setup.ts';
 import { parseListenAddress } from './config/listen-address.ts';
+import { notifyOptions } from './config/notifications.ts';
 import type { Config } from './config/schema.ts';
 import { startDebugServer } from './debug-server.ts';
 import type { NotificationAdmin } from './notify/admin.ts';
@@ -48,26 +49,24 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
     allowRemoteAdmin: config.notifications.admin.allowremote,
   });
   const metrics = new MetricsRegistry();
-  const activeEndpoints = config.notifications.endpoints.filter((e) => !e.disabled);
+  const notify = notifyOptions(config.notifications, { storageRoot: driver.root });
   // Loaded only when used: the delivery machinery (SQLite, undici) costs memory a registry
   // without endpoints should not pay.
   let notifier: Notifier & NotificationAdmin = new NoopNotifier();
-  if (activeEndpoints.length > 0) {
-    const { Notifications } = await import('./notify/notifications.ts');
-    const notifications = new Notifications(
-      config.notifications,
+  if (notify.endpoints.length > 0) {
+    const { ThreadedNotifier } = await import('./notify/threaded-notifier.ts');
+    const threaded = new ThreadedNotifier(
+      notify,
       {
-        storageRoot: driver.root,
         sourceAddr: () => `${hostname()}:${port}`,
         metrics,
         logLevel: logger.level,
         repositories: (name) => registry.repository(name),
-        deadletterRetentionMs: config.notifications.outbox.deadletterretention,
       },
       logger,
     );
-    await notifications.ready; // delivering (and redelivering what a crash left) before the first request
-    notifier = notifications;
+    await threaded.ready; // delivering (and redelivering what a crash left) before the first request
+    notifier = threaded;
   }
 
   const app = createApp(
@@ -115,7 +114,7 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
       root: driver.root,
       storage: driver.name,
       auth: config.auth?.htpasswd ? 'htpasswd' : config.auth?.token ? (auth.tokenService ? 'token+tokenservice' : 'token') : 'none',
-      endpoints: activeEndpoints.map((e) => e.name),
+      endpoints: notify.endpoints.map((e) => e.name),
     },
     'dockyard listening',
   );

@@ -1,4 +1,6 @@
+import * as path from 'node:path';
 import { z } from 'zod';
+import type { EndpointOptions, NotifyOptions } from '../notify/options.ts';
 import { bool, duration, int } from './types.ts';
 
 const HOUR = 3_600_000;
@@ -85,3 +87,53 @@ export const notificationsSchema = z
 
 export type EndpointConfig = z.infer<typeof endpointSchema>;
 export type NotificationsConfig = z.infer<typeof notificationsSchema>;
+
+/**
+ * The one place the config's Distribution-cased keys become notify's own options. The outbox
+ * defaults to `<storageRoot>/_notifications/outbox.sqlite`.
+ */
+export function notifyOptions(config: NotificationsConfig, defaults: { storageRoot: string }): NotifyOptions {
+  return {
+    endpoints: config.endpoints.filter((e) => !e.disabled).map(endpointOptions),
+    disabledEndpoints: config.endpoints.filter((e) => e.disabled).map((e) => e.name),
+    includeReferences: config.events.includereferences,
+    outbox: {
+      file: config.outbox.path ?? path.join(defaults.storageRoot, '_notifications', 'outbox.sqlite'),
+      retentionMs: config.outbox.retention,
+      deadLetterRetentionMs: config.outbox.deadletterretention,
+    },
+  };
+}
+
+function endpointOptions(e: EndpointConfig): EndpointOptions {
+  return {
+    name: e.name,
+    url: e.url,
+    headers: e.headers,
+    timeoutMs: e.timeout,
+    filter: {
+      ignoredMediaTypes: [...e.ignoredmediatypes, ...e.ignore.mediatypes],
+      ignoredActions: e.ignore.actions,
+      includeHead: e.includehead,
+      repositories: { include: e.repositories.include, exclude: e.repositories.exclude },
+    },
+    retry: {
+      threshold: e.threshold,
+      backoffMs: e.backoff,
+      maxBackoffMs: e.maxbackoff,
+      maxAttempts: e.maxattempts,
+      maxAgeMs: e.maxage,
+    },
+    batch: { maxEvents: e.batch?.maxevents ?? 1, maxWaitMs: e.batch?.maxwait ?? 0 },
+    secret: e.secret ?? null,
+    tls: e.tls
+      ? {
+          caFile: e.tls.ca ?? null,
+          certificateFile: e.tls.certificate ?? null,
+          keyFile: e.tls.key ?? null,
+          insecureSkipVerify: e.tls.insecureskipverify,
+        }
+      : null,
+    envelope: e.envelope,
+  };
+}

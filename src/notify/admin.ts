@@ -1,6 +1,6 @@
-import type { AttemptOutcome } from './http-sink.ts';
-import type { AttemptRecord } from './outbox-client.ts';
-import type { QueuedEvent } from './outbox-reader.ts';
+import type { AttemptOutcome } from './delivery/http-sink.ts';
+import type { AttemptRecord } from './outbox/outbox-client.ts';
+import type { QueuedEvent } from './outbox/outbox-reader.ts';
 
 /** One endpoint as the operator sees it (`GET /notifications/endpoints`). */
 export interface EndpointStatus {

@@ -4,8 +4,9 @@ import type { NotificationAdmin, NotificationsHealth } from './admin.ts';
 
 /**
  * The seam between the registry and its notifications: the API asks for a repository, and the
- * notifier hands back one whose services report each completed operation. With no endpoints
- * configured it is the do-nothing twin, so no code asks "are notifications on?".
+ * notifier hands back one whose services report each completed operation. Two of them: with
+ * endpoints, ThreadedNotifier (threaded-notifier.ts); with none, the do-nothing twin below, so no
+ * code asks "are notifications on?".
  */
 export interface Notifier {
   listen(repository: Repository, ctx: RequestContext): Repository;

@@ -1,7 +1,35 @@
 /**
- * The writes the outbox makes, as plain data: clients queue them and the writer thread
- * (outbox-writer.ts) applies each group in one transaction.
+ * Everything that crosses a thread, in one place. Three threads in one process:
+ *
+ *         main thread: events/, threads/, outbox-client, delivery-client
+ *                   |   ^                                       |   ^
+ *   DeliveryRequest |   | DeliveryMessage          WriteRequest |   | WriterMessage
+ *                   v   |                         WriterControl v   |
+ *              delivery thread    over a MessagePort:   outbox writer thread  --->  outbox.sqlite
+ *                (delivery/)      WriteRequest ---->          (outbox/)
+ *                                 <--- WriterMessage
+ *
+ *   main     -> writer    WriteRequest     intents, events, probes, barriers; one group per commit
+ *   main     -> writer    WriterControl    the delivery thread's port (again after either restarts)
+ *   writer   -> main      WriterMessage    'ready' once per incarnation, a 'reply' per request
+ *   main     -> delivery  DeliveryRequest  the operator's calls, metrics, close; the writer's port
+ *   delivery -> main      DeliveryMessage  'result' per call, 'metrics' as they change, 'ready'
+ *   delivery -> writer    WriteRequest     settle, fail, attempt, redeliver, endpointState, prune
+ *   writer   -> delivery  WriterMessage    'reply', and 'committed': new events for these endpoints
+ *
+ * Types only: every message is plain, structured-clone-able data.
  */
+import type { MessagePort } from 'node:worker_threads';
+import type { EndpointStatus } from './admin.ts';
+import type { AttemptOutcome } from './delivery/http-sink.ts';
+import type { Event } from './event.ts';
+import type { MetricUpdate } from './metric-updates.ts';
+import type { AttemptRecord } from './outbox/outbox-client.ts';
+import type { QueuedEvent } from './outbox/outbox-reader.ts';
+
+// --- main and delivery <-> outbox writer: the writes the outbox makes, as plain data; clients
+// queue them and the writer thread (outbox/outbox-writer.ts) applies each group in one transaction.
+
 /** One event queued for one endpoint, as it is stored. */
 export interface QueuedRow {
   endpoint: string;
@@ -11,7 +39,7 @@ export interface QueuedRow {
 
 export type OutboxOp =
   | ({ t: 'insert' } & QueuedRow)
-  /** A change is about to be made (change-intent.ts); `record` is its IntentRecord as JSON. */
+  /** A change is about to be made (events/change-intent.ts); `record` is its IntentRecord as JSON. */
   | { t: 'intend'; id: string; at: number; record: string }
   /** The change's outcome is known: its events (maybe none) are queued and the intent goes, together. */
   | { t: 'confirm'; id: string; rows: QueuedRow[] }
@@ -29,7 +57,7 @@ export type OutboxOp =
     }
   | { t: 'redeliver'; endpoint: string; eventId: string }
   | { t: 'endpointState'; endpoint: string; disabled: boolean; reason: string | null }
-  /** Starts upkeep (outbox-upkeep.ts); it runs after the commit, in small batches. */
+  /** Starts upkeep (outbox/outbox-upkeep.ts); it runs after the commit, in small batches. */
   | { t: 'prune'; retentionMs: number; deadRetentionMs: number; removedEndpoints: string[]; keepAttempts: number }
   /** A tiny write that proves the outbox takes writes (readiness). */
   | { t: 'probe' }
@@ -57,9 +85,10 @@ export type WriterMessage =
 /** From the main thread to the writer: the delivery thread's line (sent again after either restarts). */
 export interface WriterControl {
   kind: 'delivery';
-  port: import('node:worker_threads').MessagePort;
+  port: MessagePort;
 }
 
+/** An outbox row's `state` (the one runtime value in this file). */
 export const EventState = {
   Pending: 0,
   Delivered: 1,
@@ -67,3 +96,34 @@ export const EventState = {
   /** A dead letter that a redelivery queued again. */
   Requeued: 3,
 } as const;
+
+// --- main <-> delivery ---
+
+/** What the main thread may ask the delivery thread (the operator API, metrics, shutdown). */
+export interface DeliveryMethods {
+  status(): EndpointStatus[];
+  pending(): Record<string, number>;
+  deliveries(name: string, limit: number): AttemptRecord[];
+  deadLetters(name: string, limit: number): (QueuedEvent & { error: string | null; status: number | null })[];
+  redeliver(name: string, eventId: string): boolean;
+  enable(name: string): null;
+  ping(name: string, event: Event): AttemptOutcome;
+  close(): null;
+}
+
+export type DeliveryMethod = keyof DeliveryMethods;
+
+/** One call, typed by its method: `{ method: 'deliveries', args: [name, limit] }`. */
+export type DeliveryCall = {
+  [M in DeliveryMethod]: { kind: 'call'; id: number; method: M; args: Parameters<DeliveryMethods[M]> };
+}[DeliveryMethod];
+
+/** From the main thread: a call, or the writer thread's line (again, after either thread restarted). */
+export type DeliveryRequest = DeliveryCall | { kind: 'writer'; port: MessagePort };
+
+/** What the delivery thread sends back: results of calls, and metric changes as they happen. */
+export type DeliveryMessage =
+  | { kind: 'result'; id: number; value?: unknown; error?: string }
+  | { kind: 'metrics'; updates: MetricUpdate[] }
+  /** The engine is built and delivering. */
+  | { kind: 'ready' };

@@ -3,32 +3,30 @@ import * as path from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
-import type { NotificationsConfig } from '../config/notifications.ts';
 import type { RepoName } from '../oci/names.ts';
 import type { RequestContext } from '../oci/request-context.ts';
 import type { Repository } from '../storage/repository.ts';
-import type { IntentRecord } from './change-intent.ts';
 import type { EndpointStatus, NotificationAdmin, NotificationsHealth } from './admin.ts';
-import { DeliveryClient } from './delivery-client.ts';
-import type { DeliveryMessage, DeliveryMethod, DeliveryMethods, DeliveryRequest } from './delivery-protocol.ts';
-import { EventJournal } from './event-journal.ts';
-import { countByEndpoint, EventRouter } from './event-router.ts';
-import { EventFilter } from './filter.ts';
-import type { AttemptOutcome } from './http-sink.ts';
-import { inOrderOf, listen } from './listener.ts';
-import { ListenerState } from './pull-reports.ts';
+import { DeliveryClient } from './delivery/delivery-client.ts';
+import type { AttemptOutcome } from './delivery/http-sink.ts';
+import type { IntentRecord } from './events/change-intent.ts';
+import { EventJournal } from './events/event-journal.ts';
+import { countByEndpoint, EventRouter } from './events/event-router.ts';
+import { EventFilter } from './events/filter.ts';
+import { inOrderOf, listen } from './events/listener.ts';
+import { pingEvent } from './events/ping.ts';
+import { ListenerState } from './events/pull-reports.ts';
+import { EventFactory } from './events/source.ts';
 import { NotificationMetrics } from './metrics.ts';
 import type { Notifier } from './notifier.ts';
-import { OutboxClient, type AttemptRecord } from './outbox-client.ts';
-import { createOutbox, type QueuedEvent } from './outbox-reader.ts';
-import { pingEvent } from './ping.ts';
-import { EventFactory } from './source.ts';
-import { DEFAULT_SUPERVISION, Supervisor, type SupervisorOptions } from './supervisor.ts';
-import { startThread } from './thread.ts';
-import { armedFor, parseThreadFailpoints, THREAD_FAILPOINTS_ENV } from './thread-failpoint.ts';
-import { unavailable, withDeadline } from './unavailable.ts';
-
-const DAY = 86_400_000;
+import type { NotifyOptions } from './options.ts';
+import { OutboxClient, type AttemptRecord } from './outbox/outbox-client.ts';
+import { createOutbox, type QueuedEvent } from './outbox/outbox-reader.ts';
+import type { DeliveryMessage, DeliveryMethod, DeliveryMethods, DeliveryRequest } from './protocol.ts';
+import { DEFAULT_SUPERVISION, Supervisor, type SupervisorOptions } from './threads/supervisor.ts';
+import { armedFor, parseThreadFailpoints, THREAD_FAILPOINTS_ENV } from './threads/thread-failpoint.ts';
+import { startThread } from './threads/thread.ts';
+import { unavailable, withDeadline } from './threads/unavailable.ts';
 
 /** Deadlines of everything that crosses a thread (internal; tests may shorten them). */
 export interface NotificationTimings {
@@ -51,33 +49,31 @@ export const DEFAULT_TIMINGS: NotificationTimings = {
   supervision: DEFAULT_SUPERVISION,
 };
 
-export interface NotificationsOptions {
-  storageRoot: string;
+/** What the registry around it lends the notifier (what it is told to do comes as NotifyOptions). */
+export interface NotifierDeps {
   sourceAddr: () => string;
   metrics: MetricsRegistry;
   logLevel: string;
   /** The store as it is (without notifications): start-up reconciles interrupted changes with it. */
   repositories: (name: RepoName) => Repository;
-  /** Dead letters older than this are pruned (`notifications.outbox.deadletterretention`); default 30 days. */
-  deadletterRetentionMs?: number;
   timings?: Partial<NotificationTimings>;
 }
 
 /**
- * Notifications as configured, across three threads:
- *   - here (the registry's thread): the listener runs each change inside the journal (an intent
- *     before the store is touched, its events after, in one transaction with the intent's end)
- *     and the router picks each event's endpoints by their filters;
- *   - the outbox writer thread commits intents and events to SQLite, in groups, before the
- *     client's answer;
- *   - the delivery thread drains each endpoint's queue (DeliveryWorker -> RetryingSink -> HttpSink),
- *     so delivery never competes with requests for this event loop.
- * Both threads are supervised: a death is noticed at once, whoever waits on the thread gets a
+ * The `Notifier` for configured endpoints, across three threads (protocol.ts: what crosses):
+ *   - here (the registry's thread, events/): the listener runs each change inside the journal (an
+ *     intent before the store is touched, its events after, in one transaction with the intent's
+ *     end) and the router picks each event's endpoints by their filters;
+ *   - the outbox writer thread (outbox/) commits intents and events to SQLite, in groups, before
+ *     the client's answer;
+ *   - the delivery thread (delivery/) drains each endpoint's queue (DeliveryWorker -> RetryingSink
+ *     -> HttpSink), so delivery never competes with requests for this event loop.
+ * Both threads are supervised (threads/): a death is noticed at once, whoever waits on the thread gets a
  * 503 at once, and the thread is restarted with back-off, resuming from the outbox. Every call
  * across threads, and the shutdown, has a deadline.
  * Knows nothing of Express: the API reaches it through `Notifier` and `NotificationAdmin`.
  */
-export class Notifications implements Notifier, NotificationAdmin {
+export class ThreadedNotifier implements Notifier, NotificationAdmin {
   private readonly factory: EventFactory;
   private readonly journal: EventJournal;
   private readonly outbox: OutboxClient;
@@ -94,14 +90,14 @@ export class Notifications implements Notifier, NotificationAdmin {
   readonly ready: Promise<void>;
 
   constructor(
-    config: NotificationsConfig,
-    options: NotificationsOptions,
+    options: NotifyOptions,
+    deps: NotifierDeps,
     private readonly logger: Logger,
   ) {
-    const file = config.outbox.path ?? path.join(options.storageRoot, '_notifications', 'outbox.sqlite');
+    const file = options.outbox.file;
     mkdirSync(path.dirname(file), { recursive: true });
     const interrupted = createOutbox(file);
-    this.timings = { ...DEFAULT_TIMINGS, ...options.timings };
+    this.timings = { ...DEFAULT_TIMINGS, ...deps.timings };
     const failpoints = parseThreadFailpoints(process.env[THREAD_FAILPOINTS_ENV]);
 
     this.outbox = new OutboxClient(null, {
@@ -112,7 +108,7 @@ export class Notifications implements Notifier, NotificationAdmin {
     });
     this.writer = new Supervisor(
       'outbox-writer',
-      (incarnation) => startThread(import.meta.url, 'outbox-writer', { workerData: { file, failpoints: armedFor(failpoints, incarnation) } }),
+      (incarnation) => startThread(import.meta.url, './outbox/outbox-writer', { workerData: { file, failpoints: armedFor(failpoints, incarnation) } }),
       {
         started: (_worker, incarnation) => {
           if (incarnation > 0) this.metrics.restarted('outbox-writer');
@@ -126,12 +122,11 @@ export class Notifications implements Notifier, NotificationAdmin {
       logger,
       this.timings.supervision,
     );
-    const deadletterRetentionMs = options.deadletterRetentionMs ?? 30 * DAY;
     this.delivery = new Supervisor(
       'delivery',
       (incarnation) =>
-        startThread(import.meta.url, 'delivery-thread', {
-          workerData: { config, file, logLevel: options.logLevel, deadletterRetentionMs, failpoints: armedFor(failpoints, incarnation) },
+        startThread(import.meta.url, './delivery/delivery-thread', {
+          workerData: { options, logLevel: deps.logLevel, failpoints: armedFor(failpoints, incarnation) },
         }),
       {
         started: (worker, incarnation) => {
@@ -144,15 +139,15 @@ export class Notifications implements Notifier, NotificationAdmin {
       logger,
       this.timings.supervision,
     );
-    this.factory = new EventFactory(options.sourceAddr, config.events.includereferences);
-    this.listening = new ListenerState(logger, options.metrics);
-    const active = config.endpoints.filter((e) => !e.disabled);
+    this.factory = new EventFactory(deps.sourceAddr, options.includeReferences);
+    this.listening = new ListenerState(logger, deps.metrics);
+    const active = options.endpoints;
     this.journal = new EventJournal(
       this.outbox,
-      new EventRouter(active.map((e) => ({ endpoint: e.name, filter: new EventFilter(e) }))),
+      new EventRouter(active.map((e) => ({ endpoint: e.name, filter: new EventFilter(e.filter) }))),
       this.factory,
       {
-        repositories: options.repositories,
+        repositories: deps.repositories,
         committed: (rows) => {
           for (const [endpoint, n] of countByEndpoint(rows)) this.metrics.apply({ m: 'events', type: 'Events', endpoint, n });
         },
@@ -171,12 +166,12 @@ export class Notifications implements Notifier, NotificationAdmin {
     this.calls = new DeliveryClient(
       this.delivery,
       this.writer,
-      { callMs: this.timings.callMs, pingMs: this.timings.callMs + Math.max(0, ...active.map((e) => e.timeout)) },
+      { callMs: this.timings.callMs, pingMs: this.timings.callMs + Math.max(0, ...active.map((e) => e.timeoutMs)) },
       (updates) => {
         for (const update of updates) this.metrics.apply(update);
       },
     );
-    this.metrics = new NotificationMetrics(options.metrics, () => this.call('pending'));
+    this.metrics = new NotificationMetrics(deps.metrics, () => this.call('pending'));
   }
 
   listen(repository: Repository, ctx: RequestContext): Repository {

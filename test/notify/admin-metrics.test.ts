@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import type { AttemptRecord } from '../../src/notify/outbox-client.ts';
+import type { AttemptRecord } from '../../src/notify/outbox/outbox-client.ts';
 import { randomBlob } from '../helpers/oci.ts';
 import { eventsOf, failFirst, ok } from '../helpers/receiver.ts';
 import { committedSchema, jsonSchemaViolations } from './json-schema.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { sign, verify } from '../../src/notify/signing.ts';
+import { sign, verify } from '../../src/notify/delivery/signing.ts';
 import { randomBlob } from '../helpers/oci.ts';
 import { eventsOf, failFirst, ok, type ReceivedRequest } from '../helpers/receiver.ts';
 import { startTestRegistry } from '../helpers/registry.ts';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { THREAD_FAILPOINTS_ENV } from '../../src/notify/thread-failpoint.ts';
+import { THREAD_FAILPOINTS_ENV } from '../../src/notify/threads/thread-failpoint.ts';
 import { randomBlob } from '../helpers/oci.ts';
 import { drained, eventually, NotifyClient, startWithReceiver, type StartedHarness } from './support.ts';
 

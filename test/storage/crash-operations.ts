@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import type { ChangeIntent } from '../../src/notify/change-intent.ts';
+import type { ChangeIntent } from '../../src/notify/events/change-intent.ts';
 import type { Event } from '../../src/notify/event.ts';
 import { Failpoints } from '../../src/storage/failpoints.ts';
 import { Client, bytes, withDigest } from '../helpers/client.ts';

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it, type TestContext } from 'node:test';
-import { JournalFailpoints } from '../../src/notify/event-journal.ts';
+import { JournalFailpoints } from '../../src/notify/events/event-journal.ts';
 import { Failpoints } from '../../src/storage/failpoints.ts';
 import { ChildRegistry, freePort, writeConfig } from '../helpers/child-registry.ts';
 import { Client } from '../helpers/client.ts';

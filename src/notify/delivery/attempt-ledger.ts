@@ -1,7 +1,7 @@
+import type { Event } from '../event.ts';
+import type { OutboxClient } from '../outbox/outbox-client.ts';
+import type { QueuedEvent } from '../outbox/outbox-reader.ts';
 import type { DeliveryError } from './delivery-error.ts';
-import type { Event } from './event.ts';
-import type { OutboxClient } from './outbox-client.ts';
-import type { QueuedEvent } from './outbox-reader.ts';
 import type { RetryHooks } from './retrying-sink.ts';
 
 /**

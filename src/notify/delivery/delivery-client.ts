@@ -1,7 +1,7 @@
-import type { DeliveryMessage, DeliveryMethod, DeliveryMethods, DeliveryRequest } from './delivery-protocol.ts';
-import type { MetricUpdate } from './metric-updates.ts';
-import type { Supervisor } from './supervisor.ts';
-import { unavailable } from './unavailable.ts';
+import type { MetricUpdate } from '../metric-updates.ts';
+import type { DeliveryMessage, DeliveryMethod, DeliveryMethods, DeliveryRequest } from '../protocol.ts';
+import type { Supervisor } from '../threads/supervisor.ts';
+import { unavailable } from '../threads/unavailable.ts';
 
 /** Calls that read or write the outbox through the writer: refused at once while it is down. */
 const NEEDS_WRITER: ReadonlySet<DeliveryMethod> = new Set(['status', 'deliveries', 'deadLetters', 'redeliver', 'enable']);

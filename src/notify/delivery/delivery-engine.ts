@@ -1,21 +1,21 @@
 import type { Logger } from 'pino';
-import type { EndpointConfig, NotificationsConfig } from '../config/notifications.ts';
-import type { EndpointStatus } from './admin.ts';
+import type { EndpointStatus } from '../admin.ts';
+import type { Event } from '../event.ts';
+import { statusLabel, type MetricReporter } from '../metric-updates.ts';
+import type { EndpointOptions, NotifyOptions } from '../options.ts';
+import type { AttemptRecord, OutboxClient } from '../outbox/outbox-client.ts';
+import type { OutboxReader, QueuedEvent } from '../outbox/outbox-reader.ts';
+import { threadFailpoint } from '../threads/thread-failpoint.ts';
 import { AttemptLedger } from './attempt-ledger.ts';
 import { DeliveryWorker, type EndpointQueue } from './delivery-worker.ts';
-import type { Event } from './event.ts';
 import { HttpSink, type AttemptOutcome } from './http-sink.ts';
-import { statusLabel, type MetricReporter } from './metric-updates.ts';
-import type { AttemptRecord, OutboxClient } from './outbox-client.ts';
-import type { OutboxReader, QueuedEvent } from './outbox-reader.ts';
 import { logRemovedEndpoints, removedEndpoints, removedStatus } from './removed-endpoints.ts';
 import { RetryingSink } from './retrying-sink.ts';
-import { threadFailpoint } from './thread-failpoint.ts';
 
 const PRUNE_INTERVAL_MS = 60_000;
 
 interface EndpointRuntime {
-  config: EndpointConfig;
+  endpoint: EndpointOptions;
   http: HttpSink;
   worker: DeliveryWorker;
   failingSince: number | null;
@@ -36,41 +36,34 @@ export class DeliveryEngine {
   private readonly configured: ReadonlySet<string>;
 
   constructor(
-    config: NotificationsConfig,
+    options: NotifyOptions,
     private readonly writer: OutboxClient,
     private readonly reader: OutboxReader,
     private readonly report: MetricReporter,
     private readonly logger: Logger,
-    upkeep: { deadletterRetentionMs: number },
   ) {
     this.disabled = reader.disabledEndpoints();
-    for (const endpoint of config.endpoints.filter((e) => !e.disabled)) {
+    for (const endpoint of options.endpoints) {
       this.endpoints.set(endpoint.name, this.build(endpoint));
     }
     writer.onCommitted((names) => {
       for (const name of names) this.endpoints.get(name)?.worker.wake();
     });
     for (const runtime of this.endpoints.values()) runtime.worker.start();
-    this.configured = new Set(config.endpoints.map((e) => e.name));
+    this.configured = new Set([...options.endpoints.map((e) => e.name), ...options.disabledEndpoints]);
     const removed = removedEndpoints(reader, this.configured);
-    logRemovedEndpoints(removed, upkeep.deadletterRetentionMs, logger);
-    const prune = () => writer.prune(config.outbox.retention, upkeep.deadletterRetentionMs, [...removedEndpoints(reader, this.configured).keys()]);
+    const { retentionMs, deadLetterRetentionMs } = options.outbox;
+    logRemovedEndpoints(removed, deadLetterRetentionMs, logger);
+    const prune = () => writer.prune(retentionMs, deadLetterRetentionMs, [...removedEndpoints(reader, this.configured).keys()]);
     prune(); // upkeep runs in the writer thread between commits, in small batches
     this.pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS).unref();
   }
 
-  private build(config: EndpointConfig): EndpointRuntime {
-    const name = config.name;
-    const http = new HttpSink(config, (outcome) => this.observe(outcome), this.abort.signal);
+  private build(endpoint: EndpointOptions): EndpointRuntime {
+    const name = endpoint.name;
+    const http = new HttpSink(endpoint, (outcome) => this.observe(outcome), this.abort.signal);
     const ledger = new AttemptLedger(this.writer);
-    const policy = {
-      threshold: config.threshold,
-      backoffMs: config.backoff,
-      maxBackoffMs: config.maxbackoff,
-      maxAttempts: config.maxattempts,
-      maxAgeMs: config.maxage,
-    };
-    const retrying = new RetryingSink(name, http, policy, ledger, this.abort.signal);
+    const retrying = new RetryingSink(name, http, endpoint.retry, ledger, this.abort.signal);
     const queue: EndpointQueue = {
       next: (afterSeq, limit) => this.reader.next(name, afterSeq, limit),
       isDisabled: () => this.disabled.has(name),
@@ -89,7 +82,7 @@ export class DeliveryEngine {
       queue,
       retrying,
       ledger,
-      { maxEvents: config.batch?.maxevents ?? 1, maxWaitMs: config.batch?.maxwait ?? 0 },
+      endpoint.batch,
       this.abort.signal,
       this.logger,
       {
@@ -103,7 +96,7 @@ export class DeliveryEngine {
     );
     // Health as the delivery log left it, so a restart does not make a failing endpoint look fine.
     const health = this.reader.health(name);
-    return { config, http, worker, failingSince: health.failingSince, lastStatus: health.lastStatus };
+    return { endpoint, http, worker, failingSince: health.failingSince, lastStatus: health.lastStatus };
   }
 
   /** Every attempt goes to the delivery log; `countInMetrics` is false for pings, which carry no registry event. */
@@ -134,11 +127,11 @@ export class DeliveryEngine {
   async status(): Promise<EndpointStatus[]> {
     await this.writer.flushed();
     const configured = [...this.endpoints.values()].map((r): EndpointStatus => {
-      const name = r.config.name;
+      const name = r.endpoint.name;
       const counts = this.reader.counts(name);
       return {
         name,
-        url: r.config.url,
+        url: r.endpoint.url,
         removed: false,
         disabled: this.disabled.has(name),
         disabledReason: this.disabled.get(name) ?? null,
@@ -186,7 +179,7 @@ export class DeliveryEngine {
     const runtime = this.endpoints.get(name);
     if (!runtime) throw new Error(`no endpoint ${name}`);
     let result: AttemptOutcome | null = null;
-    const sink = new HttpSink(runtime.config, (outcome) => {
+    const sink = new HttpSink(runtime.endpoint, (outcome) => {
       result = outcome;
       this.observe(outcome, false);
     }, this.abort.signal);

@@ -1,25 +1,20 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import type { NotificationsConfig } from '../config/notifications.ts';
-import { createLogger } from '../logger.ts';
+import { createLogger } from '../../logger.ts';
+import type { MetricUpdate } from '../metric-updates.ts';
+import type { NotifyOptions } from '../options.ts';
+import { OutboxClient } from '../outbox/outbox-client.ts';
+import { OutboxReader } from '../outbox/outbox-reader.ts';
+import type { DeliveryCall, DeliveryMessage, DeliveryRequest } from '../protocol.ts';
 import { DeliveryEngine } from './delivery-engine.ts';
-import type { DeliveryCall, DeliveryMessage, DeliveryRequest } from './delivery-protocol.ts';
-import type { MetricUpdate } from './metric-updates.ts';
-import { OutboxClient } from './outbox-client.ts';
-import { OutboxReader } from './outbox-reader.ts';
 
 /**
- * The delivery thread's entry: builds the engine from the validated config it is handed, and
+ * The delivery thread's entry: builds the engine from the options it is handed, and
  * serves the main thread's calls. Metric changes are sent up in small batches. Supervised by
  * the main thread: a new incarnation starts from the outbox (every pending event, in order).
  * Its line to the writer arrives as a `writer` message, again whenever the writer restarted;
  * bookkeeping written meanwhile waits and goes to the new writer.
  */
-const { config, file, logLevel, deadletterRetentionMs } = workerData as {
-  config: NotificationsConfig;
-  file: string;
-  logLevel: string;
-  deadletterRetentionMs: number;
-};
+const { options, logLevel } = workerData as { options: NotifyOptions; logLevel: string };
 const port = parentPort!;
 const send = (message: DeliveryMessage) => port.postMessage(message);
 
@@ -43,7 +38,7 @@ const report = (update: MetricUpdate) => {
 
 const writer = new OutboxClient(null, { whileDetached: 'queue', unavailable: (reason) => new Error(reason) });
 const logger = createLogger(logLevel).child({ thread: 'delivery' });
-const engine = new DeliveryEngine(config, writer, new OutboxReader(file), report, logger, { deadletterRetentionMs });
+const engine = new DeliveryEngine(options, writer, new OutboxReader(options.outbox.file), report, logger);
 
 async function call(c: DeliveryCall): Promise<unknown> {
   switch (c.method) {

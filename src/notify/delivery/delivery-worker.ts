@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { EndpointGoneError, GaveUpError } from './delivery-error.ts';
-import type { QueuedEvent } from './outbox-reader.ts';
-import type { Sink } from './sink.ts';
+import type { QueuedEvent } from '../outbox/outbox-reader.ts';
 import type { AttemptLedger } from './attempt-ledger.ts';
+import { EndpointGoneError, GaveUpError } from './delivery-error.ts';
+import type { Sink } from './sink.ts';
 
 /** One endpoint's view of the outbox. */
 export interface EndpointQueue {

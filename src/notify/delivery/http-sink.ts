@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
-import type { EndpointConfig } from '../config/notifications.ts';
+import { EVENTS_MEDIA_TYPE_V1, EVENTS_MEDIA_TYPE_V2 } from '../envelope-media-types.ts';
+import type { Event } from '../event.ts';
+import type { EndpointOptions } from '../options.ts';
 import { DeliveryError, parseRetryAfter } from './delivery-error.ts';
-import { EVENTS_MEDIA_TYPE_V1, EVENTS_MEDIA_TYPE_V2 } from './envelope-media-types.ts';
-import type { Event } from './event.ts';
 import { signatureHeaders } from './signing.ts';
 import type { Sink } from './sink.ts';
 
@@ -35,49 +35,49 @@ export class HttpSink implements Sink {
   private readonly headers: Record<string, string>;
 
   constructor(
-    private readonly config: EndpointConfig,
+    private readonly endpoint: EndpointOptions,
     private readonly observe: AttemptObserver,
     /** Aborts an attempt in flight when the registry shuts down (the event stays queued). */
     private readonly shutdown?: AbortSignal,
   ) {
-    const tls = config.tls;
+    const tls = endpoint.tls;
     this.agent = new Agent({
       keepAliveTimeout: 30_000,
       connections: 4,
       connect: {
-        timeout: config.timeout,
-        ...(tls?.ca ? { ca: readFileSync(tls.ca) } : {}),
-        ...(tls?.certificate ? { cert: readFileSync(tls.certificate) } : {}),
-        ...(tls?.key ? { key: readFileSync(tls.key) } : {}),
-        rejectUnauthorized: !(tls?.insecureskipverify ?? false),
+        timeout: endpoint.timeoutMs,
+        ...(tls?.caFile ? { ca: readFileSync(tls.caFile) } : {}),
+        ...(tls?.certificateFile ? { cert: readFileSync(tls.certificateFile) } : {}),
+        ...(tls?.keyFile ? { key: readFileSync(tls.keyFile) } : {}),
+        rejectUnauthorized: !(tls?.insecureSkipVerify ?? false),
       },
     });
     this.headers = {};
-    for (const [name, value] of Object.entries(config.headers)) {
+    for (const [name, value] of Object.entries(endpoint.headers)) {
       this.headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
     }
-    this.headers['content-type'] = config.envelope === 'v2' ? EVENTS_MEDIA_TYPE_V2 : EVENTS_MEDIA_TYPE_V1;
+    this.headers['content-type'] = endpoint.envelope === 'v2' ? EVENTS_MEDIA_TYPE_V2 : EVENTS_MEDIA_TYPE_V1;
     this.headers['user-agent'] ??= USER_AGENT;
   }
 
   async write(events: Event[]): Promise<void> {
     const body = JSON.stringify({ events });
-    const headers = this.config.secret
-      ? { ...this.headers, ...signatureHeaders(this.config.secret, messageId(events), body) }
+    const headers = this.endpoint.secret
+      ? { ...this.headers, ...signatureHeaders(this.endpoint.secret, messageId(events), body) }
       : this.headers;
     const started = performance.now();
-    const outcome: AttemptOutcome = { endpoint: this.config.name, events, status: null, latencyMs: 0, error: null, response: null };
+    const outcome: AttemptOutcome = { endpoint: this.endpoint.name, events, status: null, latencyMs: 0, error: null, response: null };
     try {
-      const res = await request(this.config.url, {
+      const res = await request(this.endpoint.url, {
         method: 'POST',
         body,
         headers,
         dispatcher: this.agent,
-        headersTimeout: this.config.timeout,
-        bodyTimeout: this.config.timeout,
+        headersTimeout: this.endpoint.timeoutMs,
+        bodyTimeout: this.endpoint.timeoutMs,
         signal: this.shutdown
-          ? AbortSignal.any([AbortSignal.timeout(this.config.timeout), this.shutdown])
-          : AbortSignal.timeout(this.config.timeout),
+          ? AbortSignal.any([AbortSignal.timeout(this.endpoint.timeoutMs), this.shutdown])
+          : AbortSignal.timeout(this.endpoint.timeoutMs),
       });
       outcome.status = res.statusCode;
       outcome.latencyMs = performance.now() - started;
@@ -94,7 +94,7 @@ export class HttpSink implements Sink {
     } catch (err) {
       if (err instanceof DeliveryError) throw err;
       outcome.latencyMs = performance.now() - started;
-      outcome.error = describe(err, this.config.timeout);
+      outcome.error = describe(err, this.endpoint.timeoutMs);
       this.observe(outcome);
       throw new DeliveryError(outcome.error, null);
     }

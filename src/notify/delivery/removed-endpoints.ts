@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import type { EndpointStatus } from './admin.ts';
-import type { EndpointCounts, OutboxReader } from './outbox-reader.ts';
+import type { EndpointStatus } from '../admin.ts';
+import type { EndpointCounts, OutboxReader } from '../outbox/outbox-reader.ts';
 
 /** Why a removed endpoint is listed as disabled. */
 export const REMOVED_REASON = 'removed from the configuration';

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Event } from '../event.ts';
 import { DeliveryError, EndpointGoneError, GaveUpError } from './delivery-error.ts';
-import type { Event } from './event.ts';
 import type { Sink } from './sink.ts';
 
 export interface RetryPolicy {

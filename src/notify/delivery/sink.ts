@@ -1,4 +1,4 @@
-import type { Event } from './event.ts';
+import type { Event } from '../event.ts';
 
 /**
  * Where a delivery worker sends an endpoint's events. Each stage is a Sink and wraps another,

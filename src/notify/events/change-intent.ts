@@ -1,6 +1,6 @@
-import type { Digest } from '../oci/digest.ts';
-import type { RepoName, Tag } from '../oci/names.ts';
-import type { Event } from './event.ts';
+import type { Digest } from '../../oci/digest.ts';
+import type { RepoName, Tag } from '../../oci/names.ts';
+import type { Event } from '../event.ts';
 
 /**
  * A change the registry is about to make, recorded in the outbox before the store is touched.

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { failpoint } from '../failpoint.ts';
-import { isRegistryError } from '../oci/errors.ts';
-import type { RepoName } from '../oci/names.ts';
-import type { RequestContext } from '../oci/request-context.ts';
-import type { Repository } from '../storage/repository.ts';
+import { failpoint } from '../../failpoint.ts';
+import { isRegistryError } from '../../oci/errors.ts';
+import type { RepoName } from '../../oci/names.ts';
+import type { RequestContext } from '../../oci/request-context.ts';
+import type { Repository } from '../../storage/repository.ts';
+import type { Event } from '../event.ts';
+import type { Outbox } from '../outbox/outbox.ts';
+import type { QueuedRow } from '../protocol.ts';
 import type { ChangeIntent, IntentRecord } from './change-intent.ts';
-import type { Event } from './event.ts';
 import type { EventRouter } from './event-router.ts';
-import type { Outbox } from './outbox.ts';
-import type { QueuedRow } from './outbox-ops.ts';
 import { eventsOwed } from './reconcile.ts';
 import type { EventFactory } from './source.ts';
 

@@ -1,6 +1,6 @@
-import type { Event } from './event.ts';
+import type { Event } from '../event.ts';
+import type { QueuedRow } from '../protocol.ts';
 import type { EventFilter } from './filter.ts';
-import type { QueuedRow } from './outbox-ops.ts';
 
 /** One configured endpoint as the router sees it. */
 export interface Route {

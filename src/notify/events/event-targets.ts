@@ -1,9 +1,9 @@
-import type { Descriptor } from '../oci/descriptor.ts';
-import type { Digest } from '../oci/digest.ts';
-import { parseManifest } from '../oci/manifest.ts';
-import type { RepoName, Tag } from '../oci/names.ts';
-import type { BlobInfo, ByteRange, ManifestInfo } from '../storage/repository.ts';
-import type { EventTarget } from './event.ts';
+import type { Descriptor } from '../../oci/descriptor.ts';
+import type { Digest } from '../../oci/digest.ts';
+import { parseManifest } from '../../oci/manifest.ts';
+import type { RepoName, Tag } from '../../oci/names.ts';
+import type { BlobInfo, ByteRange, ManifestInfo } from '../../storage/repository.ts';
+import type { EventTarget } from '../event.ts';
 import type { EventFactory } from './source.ts';
 
 /**

@@ -1,23 +1,23 @@
-import type { EndpointConfig } from '../config/notifications.ts';
-import type { Event } from './event.ts';
-import { globToRegExp } from '../oci/glob.ts';
+import { globToRegExp } from '../../oci/glob.ts';
+import type { Event } from '../event.ts';
+import type { EndpointFilterOptions } from '../options.ts';
 
-/** Which events an endpoint wants, from its config; decided once per event, before the outbox. */
+/** Which events an endpoint wants, from its options; decided once per event, before the outbox. */
 export class EventFilter {
   private readonly mediaTypes: Set<string>;
   private readonly actions: Set<string>;
   private readonly include: RegExp[];
   private readonly exclude: RegExp[];
 
-  constructor(private readonly config: EndpointConfig) {
-    this.mediaTypes = new Set([...config.ignoredmediatypes, ...config.ignore.mediatypes]);
-    this.actions = new Set(config.ignore.actions);
-    this.include = config.repositories.include.map(globToRegExp);
-    this.exclude = config.repositories.exclude.map(globToRegExp);
+  constructor(private readonly options: EndpointFilterOptions) {
+    this.mediaTypes = new Set(options.ignoredMediaTypes);
+    this.actions = new Set(options.ignoredActions);
+    this.include = options.repositories.include.map(globToRegExp);
+    this.exclude = options.repositories.exclude.map(globToRegExp);
   }
 
   accepts(event: Event): boolean {
-    if (event.request.method === 'HEAD' && !this.config.includehead) return false;
+    if (event.request.method === 'HEAD' && !this.options.includeHead) return false;
     if (this.actions.has(event.action)) return false;
     if (event.target.mediaType !== undefined && this.mediaTypes.has(event.target.mediaType)) return false;
     const repo = event.target.repository;

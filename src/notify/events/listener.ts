@@ -1,7 +1,9 @@
 import type { Readable } from 'node:stream';
-import { digestOf, type Digest } from '../oci/digest.ts';
-import type { RepoName, Tag } from '../oci/names.ts';
-import type { RequestContext } from '../oci/request-context.ts';
+import { digestOf, type Digest } from '../../oci/digest.ts';
+import type { RepoName, Tag } from '../../oci/names.ts';
+import type { RequestContext } from '../../oci/request-context.ts';
+import type { KeyedMutex } from '../../storage/keyed-mutex.ts';
+import type { UploadId } from '../../storage/layout.ts';
 import type {
   AcceptedTypes,
   ChunkOptions,
@@ -12,11 +14,9 @@ import type {
   ManifestService,
   TagService,
   UploadService,
-} from '../storage/repository.ts';
-import type { KeyedMutex } from '../storage/keyed-mutex.ts';
-import type { UploadId } from '../storage/layout.ts';
+} from '../../storage/repository.ts';
+import type { Action, Event, EventTarget } from '../event.ts';
 import type { ChangeIntent } from './change-intent.ts';
-import type { Action, Event, EventTarget } from './event.ts';
 import type { EventJournal } from './event-journal.ts';
 import { EventTargets } from './event-targets.ts';
 import type { EventFactory } from './source.ts';

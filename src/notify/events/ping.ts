@@ -1,4 +1,4 @@
-import type { Event } from './event.ts';
+import type { Event } from '../event.ts';
 import type { EventFactory } from './source.ts';
 
 /** The test event `POST /notifications/endpoints/<name>/ping` sends. */

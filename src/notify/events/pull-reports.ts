@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import { KeyedMutex } from '../storage/keyed-mutex.ts';
+import { KeyedMutex } from '../../storage/keyed-mutex.ts';
 import type { ListenerHooks } from './listener.ts';
 
 /**

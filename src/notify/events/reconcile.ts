@@ -1,8 +1,8 @@
-import { isRegistryError } from '../oci/errors.ts';
-import { MediaType } from '../oci/media-types.ts';
-import type { Repository } from '../storage/repository.ts';
+import { isRegistryError } from '../../oci/errors.ts';
+import { MediaType } from '../../oci/media-types.ts';
+import type { Repository } from '../../storage/repository.ts';
+import type { Action, Event, EventTarget } from '../event.ts';
 import type { IntentRecord } from './change-intent.ts';
-import type { Action, Event, EventTarget } from './event.ts';
 import { EventTargets } from './event-targets.ts';
 import type { EventFactory } from './source.ts';
 

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { Descriptor } from '../oci/descriptor.ts';
-import type { RequestContext } from '../oci/request-context.ts';
+import type { Descriptor } from '../../oci/descriptor.ts';
+import type { RequestContext } from '../../oci/request-context.ts';
+import type { Action, Event, EventTarget } from '../event.ts';
 import type { EventOrigin } from './change-intent.ts';
-import type { Action, Event, EventTarget } from './event.ts';
 
 /**
  * Builds events: stamps each with a fresh id and the time, and the request, actor and source

@@ -1,7 +1,7 @@
-import type { IntentRecord } from './change-intent.ts';
-import type { Event } from './event.ts';
+import type { Event } from '../event.ts';
+import type { IntentRecord } from '../events/change-intent.ts';
+import { EventState, type OutboxOp, type QueuedRow, type WriteRequest, type WriterMessage } from '../protocol.ts';
 import type { Outbox } from './outbox.ts';
-import { EventState, type OutboxOp, type QueuedRow, type WriteRequest, type WriterMessage } from './outbox-ops.ts';
 
 /** A worker or a message port: where the writer thread is reached. */
 export interface WriterPort {

@@ -1,8 +1,8 @@
 import Database from 'better-sqlite3';
-import type { IntentRecord } from './change-intent.ts';
-import type { Event } from './event.ts';
+import type { Event } from '../event.ts';
+import type { IntentRecord } from '../events/change-intent.ts';
+import { EventState } from '../protocol.ts';
 import type { AttemptRecord } from './outbox-client.ts';
-import { EventState } from './outbox-ops.ts';
 import { OutboxSchema } from './outbox-schema.ts';
 
 /** One event queued for one endpoint. */

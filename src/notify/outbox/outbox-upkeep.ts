@@ -1,5 +1,5 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import { EventState, type OutboxOp } from './outbox-ops.ts';
+import { EventState, type OutboxOp } from '../protocol.ts';
 import type { OutboxSchema } from './outbox-schema.ts';
 
 /** Rows deleted per statement: small enough that a commit waiting behind it waits little. */

@@ -1,16 +1,17 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { EventState, type OutboxOp, type WriteRequest, type WriterControl, type WriterMessage } from './outbox-ops.ts';
+import { EventState, type OutboxOp, type WriteRequest, type WriterControl, type WriterMessage } from '../protocol.ts';
+import { threadFailpoint } from '../threads/thread-failpoint.ts';
 import { OutboxSchema } from './outbox-schema.ts';
 import { OutboxUpkeep } from './outbox-upkeep.ts';
-import { threadFailpoint } from './thread-failpoint.ts';
 
 /**
  * The outbox's one writer, in its own thread: SQLite commits (and their fsync) happen here, so
  * neither the registry's event loop nor the delivery thread waits on the disk. Each client sends
  * one group at a time and gathers new writes meanwhile, so a burst costs one commit. Supervised
- * by the main thread (supervisor.ts): if it dies, it is started again on the same file, and the
- * delivery thread's line to it is handed over again (a `delivery` control message).
+ * by the main thread (threads/supervisor.ts): if it dies, it is started again on the same file,
+ * and the delivery thread's line to it is handed over again (a `delivery` control message). What
+ * it receives and answers is in protocol.ts.
  */
 const { file } = workerData as { file: string };
 const db = new Database(file);

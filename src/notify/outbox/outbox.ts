@@ -1,5 +1,5 @@
-import type { IntentRecord } from './change-intent.ts';
-import type { QueuedRow } from './outbox-ops.ts';
+import type { IntentRecord } from '../events/change-intent.ts';
+import type { QueuedRow } from '../protocol.ts';
 
 /**
  * The durable outbox as the registry's thread writes it: the seam another outbox (PostgreSQL,

@@ -1,6 +1,6 @@
 import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { ThreadState } from './admin.ts';
+import type { ThreadState } from '../admin.ts';
 
 export interface SupervisorOptions {
   /** First wait before a restart; doubles after each death in a row, up to maxBackoffMs. */

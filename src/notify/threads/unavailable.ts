@@ -1,4 +1,4 @@
-import { RegistryError } from '../oci/errors.ts';
+import { RegistryError } from '../../oci/errors.ts';
 
 /** What a 503 asks the client to wait: a restart's back-off starts at 100 ms. */
 const RETRY_AFTER_SECONDS = 1;

@@ -1,0 +1,71 @@
+/**
+ * What notifications are told to do, in their own words: mapped once from the configuration's
+ * Distribution-cased keys (`notifyOptions`, beside the config schema in src/config), so nothing
+ * here reads the config. Handed to the delivery thread in its workerData, so plain data only (no
+ * functions, no class instances).
+ */
+export interface NotifyOptions {
+  /** The endpoints to deliver to (the config's disabled ones left out). */
+  endpoints: EndpointOptions[];
+  /** Endpoints in the configuration but switched off there: not delivered to, yet not "removed". */
+  disabledEndpoints: string[];
+  /** Manifest events carry the manifest's references (`events.includereferences`). */
+  includeReferences: boolean;
+  outbox: OutboxOptions;
+}
+
+export interface OutboxOptions {
+  /** The SQLite file. */
+  file: string;
+  /** How long delivered events are kept for redelivery. */
+  retentionMs: number;
+  /** How long dead letters (and queued events of endpoints no longer configured) are kept. */
+  deadLetterRetentionMs: number;
+}
+
+export interface EndpointOptions {
+  name: string;
+  url: string;
+  /** Sent with every request, as configured (a list is joined with ", "). */
+  headers: Record<string, string | string[]>;
+  /** Of one attempt: connecting, the response headers, and the body each. */
+  timeoutMs: number;
+  filter: EndpointFilterOptions;
+  retry: RetryOptions;
+  /** Events per request; one, unbatched, unless configured. */
+  batch: { maxEvents: number; maxWaitMs: number };
+  /** A Standard Webhooks secret (`whsec_...`): requests are signed when given. */
+  secret: string | null;
+  tls: TlsOptions | null;
+  /** `v1`: Distribution 2.x's media type; `v2`: Distribution 3's. */
+  envelope: 'v1' | 'v2';
+}
+
+/** Which events an endpoint wants (EventFilter). */
+export interface EndpointFilterOptions {
+  ignoredMediaTypes: string[];
+  ignoredActions: string[];
+  /** Pulls made with HEAD count too. */
+  includeHead: boolean;
+  /** Globs over repository names; an empty `include` takes every repository. */
+  repositories: { include: string[]; exclude: string[] };
+}
+
+/** How an endpoint's retrying sink retries (see RetryPolicy). */
+export interface RetryOptions {
+  threshold: number;
+  backoffMs: number;
+  maxBackoffMs: number;
+  /** 0 means no limit. */
+  maxAttempts: number;
+  /** 0 means no limit. */
+  maxAgeMs: number;
+}
+
+/** Files, read by the delivery thread when it connects. */
+export interface TlsOptions {
+  caFile: string | null;
+  certificateFile: string | null;
+  keyFile: string | null;
+  insecureSkipVerify: boolean;
+}
