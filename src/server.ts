@@ -49,7 +49,7 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
     allowRemoteAdmin: config.notifications.admin.allowremote,
   });
   const metrics = new MetricsRegistry();
-  const notify = notifyOptions(config.notifications, { storageRoot: driver.root });
+  const notify = notifyOptions(config.notifications, { storageRoot: driver.root, durable: config.storage.filesystem.fsync });
   // Loaded only when used: the delivery machinery (SQLite, undici) costs memory a registry
   // without endpoints should not pay.
   let notifier: Notifier & NotificationAdmin = new NoopNotifier();

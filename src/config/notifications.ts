@@ -90,9 +90,10 @@ export type NotificationsConfig = z.infer<typeof notificationsSchema>;
 
 /**
  * The one place the config's Distribution-cased keys become notify's own options. The outbox
- * defaults to `<storageRoot>/_notifications/outbox.sqlite`.
+ * defaults to `<storageRoot>/_notifications/outbox.sqlite`; intents are as durable as storage
+ * (`durable`: whether storage fsyncs).
  */
-export function notifyOptions(config: NotificationsConfig, defaults: { storageRoot: string }): NotifyOptions {
+export function notifyOptions(config: NotificationsConfig, defaults: { storageRoot: string; durable?: boolean }): NotifyOptions {
   return {
     endpoints: config.endpoints.filter((e) => !e.disabled).map(endpointOptions),
     disabledEndpoints: config.endpoints.filter((e) => e.disabled).map((e) => e.name),
@@ -101,6 +102,7 @@ export function notifyOptions(config: NotificationsConfig, defaults: { storageRo
       file: config.outbox.path ?? path.join(defaults.storageRoot, '_notifications', 'outbox.sqlite'),
       retentionMs: config.outbox.retention,
       deadLetterRetentionMs: config.outbox.deadletterretention,
+      durableIntents: defaults.durable ?? true,
     },
   };
 }

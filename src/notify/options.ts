@@ -21,6 +21,12 @@ export interface OutboxOptions {
   retentionMs: number;
   /** How long dead letters (and queued events of endpoints no longer configured) are kept. */
   deadLetterRetentionMs: number;
+  /**
+   * An intent is fsynced before its change touches the store (a power cut cannot lose it while
+   * the change survives). Off only when storage itself skips fsync (`storage.filesystem.fsync:
+   * false`): a kill still loses nothing, a power cut may lose what was not flushed, as for storage.
+   */
+  durableIntents: boolean;
 }
 
 export interface EndpointOptions {

@@ -40,7 +40,7 @@ export interface QueuedRow {
 export type OutboxOp =
   | ({ t: 'insert' } & QueuedRow)
   /** A change is about to be made (events/change-intent.ts); `record` is its IntentRecord as JSON. */
-  | { t: 'intend'; id: string; at: number; record: string }
+  | { t: 'intend'; id: string; at: number; record: string; durable: boolean }
   /** The change's outcome is known: its events (maybe none) are queued and the intent goes, together. */
   | { t: 'confirm'; id: string; rows: QueuedRow[] }
   | { t: 'settle'; seqs: number[]; state: number; status: number | null; error: string | null; at: number }

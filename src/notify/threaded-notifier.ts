@@ -105,6 +105,7 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
       unavailable: (reason) => unavailable(reason, { thread: 'outbox-writer', state: this.writer.state }),
       deadlineMs: this.timings.commitMs,
       stuck: () => this.writer.kill(`missed its ${this.timings.commitMs} ms commit deadline`),
+      durableIntents: options.outbox.durableIntents,
     });
     this.writer = new Supervisor(
       'outbox-writer',

@@ -38,6 +38,8 @@ export interface OutboxClientOptions {
   deadlineMs?: number;
   /** The writer missed a deadline: the owner ends it (the supervisor then restarts it). */
   stuck?: () => void;
+  /** Intents are fsynced before their change (default); see OutboxOptions.durableIntents. */
+  durableIntents?: boolean;
 }
 
 /**
@@ -105,7 +107,7 @@ export class OutboxClient implements Outbox {
   }
 
   async intend(record: IntentRecord): Promise<void> {
-    await this.write({ t: 'intend', id: record.id, at: record.at, record: JSON.stringify(record) }, true);
+    await this.write({ t: 'intend', id: record.id, at: record.at, record: JSON.stringify(record), durable: this.options.durableIntents ?? true }, true);
   }
 
   async confirm(id: string, rows: QueuedRow[]): Promise<void> {
@@ -211,7 +213,7 @@ export class OutboxClient implements Outbox {
     const ops = this.ops;
     const durable = ops.some(
       (op) =>
-        op.t === 'insert' || op.t === 'intend' || (op.t === 'confirm' && op.rows.length > 0) || op.t === 'redeliver' || op.t === 'endpointState',
+        op.t === 'insert' || (op.t === 'intend' && op.durable) || (op.t === 'confirm' && op.rows.length > 0) || op.t === 'redeliver' || op.t === 'endpointState',
     );
     const request: WriteRequest = { kind: 'write', id: this.nextId++, ops, durable };
     const deadline = this.options.deadlineMs;
