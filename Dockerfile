@@ -1,4 +1,6 @@
 # Dockyard: a container registry with trustworthy notifications.
+# Build: docker build -t dockyard .   Run: docker run -p 5000:5000 -v registry-data:/var/lib/registry dockyard
+
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 # better-sqlite3 compiles from source.
@@ -10,13 +12,22 @@ RUN npm run build && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
 WORKDIR /app
+# The configuration comes from a file, not from REGISTRY_* variables baked in here: a variable would
+# override the same key of a mounted file (and a filesystem root would sit beside storage.s3).
 ENV NODE_ENV=production \
-    REGISTRY_HTTP_ADDR=0.0.0.0:5000 \
-    REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=/var/lib/registry
+    REGISTRY_CONFIGURATION_PATH=/etc/dockyard/config.yml
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
-VOLUME /var/lib/registry
+COPY deploy/image-config.yml /etc/dockyard/config.yml
+# /var/lib/registry: the filesystem storage root of the default config (as in Distribution's image).
+# /app/data: ./data under the working directory, where the outbox and the token key live with S3 storage.
+# Both owned by the user the registry runs as; a new named volume takes this ownership.
+RUN mkdir -p /var/lib/registry /app/data && chown node:node /var/lib/registry /app/data
+VOLUME ["/var/lib/registry", "/app/data"]
 EXPOSE 5000
 USER node
+# The slim image has no curl: node's fetch asks /readyz (200 once the outbox and the notification threads are up).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:5000/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 CMD ["node", "dist/main.js"]

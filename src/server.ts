@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
+import * as path from 'node:path';
 import type { Logger } from 'pino';
 import { Registry as MetricsRegistry, collectDefaultMetrics } from 'prom-client';
 import { createApp } from './api/app.ts';
@@ -9,12 +10,16 @@ import { ClientAddress } from './api/client-address.ts';
 import { createGuards } from './api/guards.ts';
 import { setUpAuth } from './auth/setup.ts';
 import { parseListenAddress } from './config/listen-address.ts';
+import { ConfigError } from './config/load.ts';
 import { notifyOptions } from './config/notifications.ts';
+import { storageOptions, type StorageOptions } from './config/storage.ts';
 import type { Config } from './config/schema.ts';
 import { startDebugServer } from './debug-server.ts';
 import type { NotificationAdmin } from './notify/admin.ts';
 import { NoopNotifier, type Notifier } from './notify/notifier.ts';
+import type { StorageDriver } from './storage/driver.ts';
 import { FilesystemDriver } from './storage/filesystem-driver.ts';
+import { migrateLayout } from './storage/layout-migration.ts';
 import { StorageRegistry } from './storage/storage-registry.ts';
 import { purgeUploads } from './storage/upload-purger.ts';
 
@@ -38,18 +43,17 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
   const { host, port: wantedPort } = parseListenAddress(config.http.addr);
   let port = wantedPort; // the real one (for port 0) once listening; events name it in source.addr
 
-  const driver = new FilesystemDriver(config.storage.filesystem.rootdirectory, { fsync: config.storage.filesystem.fsync });
-  // What a crash left in _tmp (half-written temp files, staged subtrees) goes before anything writes.
-  const swept = await driver.sweepTemp();
-  if (swept > 0) logger.info({ removed: swept }, 'removed temp entries an earlier run left in the storage root');
+  const storage = storageOptions(config.storage);
+  const { driver, stateDir } = await openStorage(storage, logger);
   const registry = new StorageRegistry(driver);
   // Before anything starts: a missing htpasswd file or bad certificate bundle stops the start here.
   const auth = await setUpAuth(config.auth, {
-    storageRoot: driver.root,
+    storageRoot: stateDir,
     allowRemoteAdmin: config.notifications.admin.allowremote,
   });
   const metrics = new MetricsRegistry();
-  const notify = notifyOptions(config.notifications, { storageRoot: driver.root, durable: config.storage.filesystem.fsync });
+  const durable = storage.kind === 'filesystem' ? storage.fsync : true;
+  const notify = notifyOptions(config.notifications, { storageRoot: stateDir, durable });
   // Loaded only when used: the delivery machinery (SQLite, undici) costs memory a registry
   // without endpoints should not pay.
   let notifier: Notifier & NotificationAdmin = new NoopNotifier();
@@ -74,6 +78,8 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
       registry,
       repository: (name, ctx) => notifier.listen(registry.repository(name), ctx),
       deleteEnabled: config.storage.delete.enabled,
+      redirect: !config.storage.redirect.disable,
+      storageProblem: () => storageProblem(driver),
       externalBaseUrl: config.http.host,
       notifications: notifier,
       guards: createGuards(auth.access),
@@ -111,8 +117,8 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
     {
       addr: config.http.addr,
       url,
-      root: driver.root,
       storage: driver.name,
+      ...(storage.kind === 'filesystem' ? { root: stateDir } : { bucket: storage.s3.bucket, rootdirectory: storage.s3.rootDirectory }),
       auth: config.auth?.htpasswd ? 'htpasswd' : config.auth?.token ? (auth.tokenService ? 'token+tokenservice' : 'token') : 'none',
       endpoints: notify.endpoints.map((e) => e.name),
     },
@@ -139,4 +145,67 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
       await notifier.close();
     },
   };
+}
+
+/** Local state (the outbox, the token service's key) beside S3 storage, which has no directory. */
+const S3_STATE_DIR = './data';
+
+/**
+ * The storage driver, ready to serve, and the local directory for the state that stays on this
+ * host: the filesystem driver's root, or ./data with S3. An S3 bucket that cannot be reached or
+ * used stops the start here, as a configuration error.
+ */
+async function openStorage(storage: StorageOptions, logger: Logger): Promise<{ driver: StorageDriver; stateDir: string }> {
+  if (storage.kind === 'filesystem') {
+    const driver = new FilesystemDriver(storage.rootDirectory, { fsync: storage.fsync });
+    // What a crash left in _tmp (half-written temp files, staged subtrees) goes before anything writes.
+    const swept = await driver.sweepTemp();
+    if (swept > 0) logger.info({ removed: swept }, 'removed temp entries an earlier run left in the storage root');
+    await migrate(driver, logger);
+    return { driver, stateDir: driver.root };
+  }
+  // Loaded only when used: the AWS SDK costs memory and start time a filesystem registry need not pay.
+  const { S3Driver } = await import('./storage/s3/s3-driver.ts');
+  const driver = new S3Driver(storage.s3);
+  try {
+    await driver.check();
+  } catch (err) {
+    const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+    const why = `${(err as Error).name}${status ? ` (HTTP ${status})` : ''}: ${(err as Error).message || 'no message'}`;
+    throw new ConfigError(`storage.s3: bucket "${storage.s3.bucket}"${storage.s3.regionEndpoint ? ` at ${storage.s3.regionEndpoint}` : ''} cannot be used: ${why}`);
+  }
+  await migrate(driver, logger);
+  const stateDir = path.resolve(S3_STATE_DIR);
+  logger.info({ stateDir }, `outbox and token key kept in ${S3_STATE_DIR} (storage is s3)`);
+  return { driver, stateDir };
+}
+
+/** A root of an older Dockyard (no `docker/registry/v2/`) is moved into Distribution's layout first. */
+async function migrate(driver: StorageDriver, logger: Logger): Promise<void> {
+  let migration: Awaited<ReturnType<typeof migrateLayout>>;
+  try {
+    migration = await migrateLayout(driver);
+  } catch (err) {
+    throw new ConfigError(`storage: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (migration.moved.length > 0 || migration.rewrittenLinks > 0) {
+    logger.info(migration, "moved the storage root into Distribution's layout (docker/registry/v2)");
+  }
+}
+
+/** Why the storage cannot be used now, within 2 s, or null (readiness). */
+async function storageProblem(driver: StorageDriver): Promise<string | null> {
+  if (!driver.check) return null;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('no answer within 2000 ms')), 2_000);
+  });
+  try {
+    await Promise.race([driver.check(), late]);
+    return null;
+  } catch (err) {
+    return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  } finally {
+    clearTimeout(timer);
+  }
 }

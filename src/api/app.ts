@@ -49,7 +49,7 @@ export function createApp(deps: ApiDeps, http: HttpOptions, logger: Logger): Exp
   registerManifestRoutes(v2, deps);
   app.use(v2);
   const admin = express.Router();
-  registerHealthRoutes(admin, deps.notifications);
+  registerHealthRoutes(admin, deps.notifications, deps.storageProblem);
   registerNotificationRoutes(admin, deps.notifications, deps.guards.admin);
   if (deps.tokenService) registerTokenRoutes(admin, deps.tokenService);
   app.use(admin);

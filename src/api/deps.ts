@@ -11,8 +11,12 @@ export interface ApiDeps {
   repository: (name: RepoName, ctx: RequestContext) => Repository;
   registry: Registry;
   deleteEnabled: boolean;
+  /** Blob GETs answer 307 to the storage's own URL when it has one (`storage.redirect.disable: false`). */
+  redirect: boolean;
   /** `http.host`: when set, Location headers are absolute URLs on it. */
   externalBaseUrl?: string;
+  /** Why the storage cannot be used now (a bucket unreachable), or null; for readiness. */
+  storageProblem: () => Promise<string | null>;
   /** The operator API for notifications. */
   notifications: NotificationAdmin;
   /** The access each route needs, checked before its handler. */

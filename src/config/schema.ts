@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { bool, duration, listenAddress, positiveDuration } from './types.ts';
 import { authSchema, cidrList } from './auth.ts';
 import { notificationsSchema } from './notifications.ts';
+import { oneStorageDriver, s3Schema } from './storage.ts';
 
 const logLevel = z.enum(['error', 'warn', 'info', 'debug']);
 
@@ -39,7 +40,10 @@ export const configSchema = z
       })
       .prefault({}),
     storage: z
-      .strictObject({
+      .preprocess((raw, ctx) => {
+        oneStorageDriver(raw, ctx);
+        return raw;
+      }, z.strictObject({
         filesystem: z
           .strictObject({
             rootdirectory: z.string().min(1).default('./data'),
@@ -47,7 +51,11 @@ export const configSchema = z
             fsync: bool.default(true),
           })
           .prefault({}),
+        /** Distribution's S3 driver (src/config/storage.ts); storage.filesystem is then not used. */
+        s3: s3Schema.optional(),
         delete: z.strictObject({ enabled: bool.default(true) }).prefault({}),
+        /** Blob GETs answer 307 to a presigned URL when the driver has one (S3), unless disabled. */
+        redirect: z.strictObject({ disable: bool.default(false) }).prefault({}),
         maintenance: z
           .strictObject({
             uploadpurging: z
@@ -60,7 +68,7 @@ export const configSchema = z
               .prefault({}),
           })
           .prefault({}),
-      })
+      }))
       .prefault({}),
     auth: authSchema,
     notifications: notificationsSchema,

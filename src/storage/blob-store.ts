@@ -6,6 +6,7 @@ import type { RepoName } from '../oci/names.ts';
 import { failpoint } from '../failpoint.ts';
 import type { ContentStore } from './content-store.ts';
 import { Failpoints } from './failpoints.ts';
+import { layout } from './layout.ts';
 import type { BlobInfo, BlobService, ByteRange, RangeChoice } from './repository.ts';
 
 /** Blobs as one repository sees them: only those pushed or mounted into it. */
@@ -25,6 +26,13 @@ export class RepositoryBlobStore implements BlobService {
     const info = await this.stat(digest);
     const range = choose ? choose(info.size) : null;
     return { info, range, stream: await this.content.read(digest, range ?? undefined) };
+  }
+
+  async locate(digest: Digest): Promise<{ info: BlobInfo; url: string } | null> {
+    const info = await this.stat(digest);
+    const driver = this.content.driver;
+    const url = driver.redirectUrl ? await driver.redirectUrl(layout.blobData(digest)) : null;
+    return url ? { info, url } : null;
   }
 
   async delete(digest: Digest): Promise<BlobInfo> {

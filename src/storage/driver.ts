@@ -23,6 +23,13 @@ export interface StorageDriver {
   move(source: string, dest: string): Promise<void>;
   /** Deletes a file or a directory tree. Throws PathNotFoundError. */
   delete(path: string): Promise<void>;
+  /**
+   * A URL a client can fetch the file from directly, when the driver can hand one out (S3: a
+   * presigned GET, as Distribution's `RedirectURL`); absent or null: serve it through us.
+   */
+  redirectUrl?(path: string): Promise<string | null>;
+  /** Throws unless the storage can be used now (S3: HeadBucket); absent: always usable. */
+  check?(): Promise<void>;
 }
 
 export interface FileInfo {

@@ -21,13 +21,30 @@ export class FilesystemWriter implements FileWriter {
     this.stream = new Writable({
       highWaterMark: 1024 * 1024,
       writev: (chunks, cb) => {
-        const buffers = chunks.map((c) => c.chunk as Buffer);
-        handle.writev(buffers).then((res) => {
-          this.written += res.bytesWritten;
-          cb();
-        }, cb);
+        this.writeAll(chunks.map((c) => c.chunk as Buffer)).then(() => cb(), cb);
       },
     });
+  }
+
+  /**
+   * Writes every byte, or fails: a write may take fewer bytes than given without an error (a
+   * nearly full disk does that), so the rest is written again until the kernel says why not.
+   */
+  private async writeAll(buffers: Buffer[]): Promise<void> {
+    let rest = buffers;
+    while (rest.length > 0) {
+      const { bytesWritten } = await this.handle.writev(rest);
+      this.written += bytesWritten;
+      if (bytesWritten === 0) {
+        // No progress and no error: ask once more with one buffer, which reports the cause.
+        const { bytesWritten: again } = await this.handle.write(rest[0]!);
+        if (again === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+        this.written += again;
+        rest = skip(rest, again);
+        continue;
+      }
+      rest = skip(rest, bytesWritten);
+    }
   }
 
   async commit(): Promise<void> {
@@ -56,4 +73,19 @@ export async function syncPath(p: string): Promise<void> {
   } finally {
     await handle.close();
   }
+}
+
+/** The buffers after the first `n` bytes. */
+function skip(buffers: Buffer[], n: number): Buffer[] {
+  const out: Buffer[] = [];
+  let left = n;
+  for (const b of buffers) {
+    if (left >= b.length) {
+      left -= b.length;
+      continue;
+    }
+    out.push(left > 0 ? b.subarray(left) : b);
+    left = 0;
+  }
+  return out;
 }

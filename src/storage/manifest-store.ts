@@ -9,6 +9,8 @@ import { isNotFound, type StorageDriver } from './driver.ts';
 import { Failpoints } from './failpoints.ts';
 import type { KeyedMutex } from './keyed-mutex.ts';
 import { layout } from './layout.ts';
+import { MediaTypeCache, mediaTypeOfContent } from './manifest-media-type.ts';
+import { referrerDescriptor } from './referrer-index.ts';
 import type { ReferrerStore } from './referrer-store.ts';
 import type { TagStore } from './tag-store.ts';
 import type {
@@ -19,12 +21,6 @@ import type {
   ManifestService,
   StoredManifest,
 } from './repository.ts';
-
-/** What a revision link records: the manifest's digest and the media type it was pushed as. */
-interface RevisionLink {
-  digest: Digest;
-  mediaType: string;
-}
 
 /**
  * Manifests of one repository. The bytes go to the content store (served back exactly as
@@ -42,6 +38,8 @@ export class ManifestStore implements ManifestService {
      * written. Taken before any tag lock (TagStore's), never inside one.
      */
     private readonly manifestLocks: KeyedMutex,
+    /** Shared by every ManifestStore of the registry. */
+    private readonly mediaTypes: MediaTypeCache = new MediaTypeCache(),
   ) {}
 
   private locked<T>(digest: Digest, task: () => Promise<T>): Promise<T> {
@@ -57,6 +55,13 @@ export class ManifestStore implements ManifestService {
         detail: { expected: reference.digest, actual: digest },
       });
     }
+    // Distribution keeps no media type beside a manifest: it is read back from the bytes, so
+    // the bytes must say what the push said (Distribution refuses such a push as well).
+    if (mediaTypeOfContent(body) !== parsed.mediaType) {
+      throw new RegistryError('MANIFEST_INVALID', `manifest of type ${parsed.mediaType} must declare it in its mediaType field`, {
+        detail: { mediaType: parsed.mediaType },
+      });
+    }
     await this.checkReferences(parsed);
 
     // Order matters: bytes, then revision, then referrer entry, then tag. Each step is atomic,
@@ -64,13 +69,15 @@ export class ManifestStore implements ManifestService {
     await this.content.putContent(digest, body);
     failpoint(Failpoints.manifestWritten);
     await this.locked(digest, async () => {
-      const link: RevisionLink = { digest, mediaType: parsed.mediaType };
-      await this.driver.putContent(layout.revisionLink(this.name, digest), JSON.stringify(link));
+      // The digest alone, as Distribution writes every link.
+      await this.driver.putContent(layout.revisionLink(this.name, digest), digest);
+      this.mediaTypes.set(digest, parsed.mediaType);
       failpoint(Failpoints.revisionLinked);
       if (parsed.subject) {
         await this.referrers.add(parsed.subject.digest, referrerDescriptor(digest, body.length, parsed));
         failpoint(Failpoints.referrerAdded);
       }
+      await this.referrers.manifestAdded();
       if (reference.tag) {
         await this.tags.set(reference.tag, digest);
         failpoint(Failpoints.tagWritten);
@@ -98,15 +105,16 @@ export class ManifestStore implements ManifestService {
     const digest = reference.digest ?? (await this.tags.resolve(reference.tag));
     const link = await this.revision(digest);
     const size = link ? await this.content.size(digest) : null;
-    if (!link || size === null) throw unknownManifest(reference);
-    if (accept && !accept.includes(link.mediaType)) {
+    const mediaType = link && size !== null ? await this.mediaTypeOf(digest, link) : null;
+    if (!link || size === null || mediaType === null) throw unknownManifest(reference);
+    if (accept && !accept.includes(mediaType)) {
       throw new RegistryError(
         'MANIFEST_UNKNOWN',
-        `manifest ${digest} is of type ${link.mediaType}, which the client does not accept`,
-        { detail: { mediaType: link.mediaType, accept: accept.slice(0, 10) } },
+        `manifest ${digest} is of type ${mediaType}, which the client does not accept`,
+        { detail: { mediaType, accept: accept.slice(0, 10) } },
       );
     }
-    return { digest, mediaType: link.mediaType, size };
+    return { digest, mediaType, size };
   }
 
   delete(digest: Digest): Promise<{ info: ManifestInfo; tags: Tag[] }> {
@@ -142,9 +150,21 @@ export class ManifestStore implements ManifestService {
     return { info, tags };
   }
 
+  /** The revision link of a manifest in this repository, or null when it is not here. */
   private async revision(digest: Digest): Promise<RevisionLink | null> {
     const raw = await readOptional(this.driver, layout.revisionLink(this.name, digest));
-    return raw ? (JSON.parse(raw.toString('utf8')) as RevisionLink) : null;
+    return raw ? parseRevisionLink(raw) : null;
+  }
+
+  /** Null when the stored bytes are not a manifest we can name (then it is not served). */
+  private async mediaTypeOf(digest: Digest, link: RevisionLink): Promise<string | null> {
+    if (link.mediaType !== undefined) return link.mediaType;
+    const cached = this.mediaTypes.get(digest);
+    if (cached !== undefined) return cached;
+    const body = await readOptional(this.driver, layout.blobData(digest));
+    const mediaType = body ? mediaTypeOfContent(body) : null;
+    if (mediaType !== null) this.mediaTypes.set(digest, mediaType);
+    return mediaType;
   }
 
   private async checkReferences(parsed: ParsedManifest): Promise<void> {
@@ -157,11 +177,23 @@ export class ManifestStore implements ManifestService {
   }
 }
 
-function referrerDescriptor(digest: Digest, size: number, parsed: ParsedManifest): Descriptor {
-  const d: Descriptor = { mediaType: parsed.mediaType, digest, size };
-  if (parsed.artifactType !== undefined) d.artifactType = parsed.artifactType;
-  if (parsed.annotations !== undefined) d.annotations = parsed.annotations;
-  return d;
+/**
+ * A revision link holds the digest alone (Distribution's form, which we write). Dockyard before
+ * the Distribution layout wrote JSON `{digest, mediaType}`; those stay readable.
+ */
+interface RevisionLink {
+  mediaType?: string;
+}
+
+function parseRevisionLink(raw: Buffer): RevisionLink {
+  const text = raw.toString('utf8');
+  if (!text.startsWith('{')) return {};
+  try {
+    const json = JSON.parse(text) as { mediaType?: unknown };
+    return typeof json.mediaType === 'string' ? { mediaType: json.mediaType } : {};
+  } catch {
+    return {};
+  }
 }
 
 /** The subject of a stored manifest, read again when the manifest is deleted. */

@@ -4,6 +4,7 @@ import type { RepoName } from '../oci/names.ts';
 import { listOptional, readOptional } from './content-store.ts';
 import { isNotFound, type StorageDriver } from './driver.ts';
 import { layout } from './layout.ts';
+import type { ReferrerIndex } from './referrer-index.ts';
 import type { ReferrerService } from './repository.ts';
 
 /** `<alg>-<hex>`, as layout.referrerEntry names an entry. */
@@ -11,16 +12,24 @@ const REFERRER_ENTRY = /^(sha256-[0-9a-f]{64}|sha512-[0-9a-f]{128})$/;
 
 /**
  * The referrers index: for each subject digest, one small file per manifest that names it as
- * its `subject`, holding the descriptor the referrers API returns.
+ * its `subject`, holding the descriptor the referrers API returns. Ours alone: it lives under
+ * `_referrers`, which Distribution never reads.
  */
 export class ReferrerStore implements ReferrerService {
   constructor(
     private readonly name: RepoName,
     private readonly driver: StorageDriver,
+    /** Builds the index from the manifests where it is missing (a root Distribution wrote). */
+    private readonly index: ReferrerIndex,
   ) {}
 
   async add(subject: Digest, referrer: Descriptor): Promise<void> {
     await this.driver.putContent(layout.referrerEntry(this.name, subject, referrer.digest), JSON.stringify(referrer));
+  }
+
+  /** A manifest was pushed (its entry, if any, is written): see ReferrerIndex.manifestAdded. */
+  manifestAdded(): Promise<void> {
+    return this.index.manifestAdded(this.name);
   }
 
   async remove(subject: Digest, referrer: Digest): Promise<void> {
@@ -32,6 +41,7 @@ export class ReferrerStore implements ReferrerService {
   }
 
   async list(subject: Digest, artifactType?: string): Promise<Descriptor[]> {
+    await this.index.ensure(this.name);
     const dir = layout.referrersDir(this.name, subject);
     const out: Descriptor[] = [];
     for (const entry of (await listOptional(this.driver, dir)).sort()) {

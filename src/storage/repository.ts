@@ -38,6 +38,11 @@ export interface BlobService {
   stat(digest: Digest): Promise<BlobInfo>;
   /** Opens the blob for reading (GET), all of it or the range `choose` picks from its size. */
   open(digest: Digest, choose?: RangeChoice): Promise<{ info: BlobInfo; stream: Readable; range: ByteRange | null }>;
+  /**
+   * Where a client can fetch the blob directly (a presigned URL), when the storage offers one;
+   * null: serve it through `open`. Throws BLOB_UNKNOWN.
+   */
+  locate(digest: Digest): Promise<{ info: BlobInfo; url: string } | null>;
   /** Unlinks the blob from this repository. Throws BLOB_UNKNOWN. */
   delete(digest: Digest): Promise<BlobInfo>;
   /**

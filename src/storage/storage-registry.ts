@@ -4,7 +4,9 @@ import { ContentStore, listOptional } from './content-store.ts';
 import type { StorageDriver } from './driver.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { layout } from './layout.ts';
+import { MediaTypeCache } from './manifest-media-type.ts';
 import { ManifestStore } from './manifest-store.ts';
+import { ReferrerIndex } from './referrer-index.ts';
 import { ReferrerStore } from './referrer-store.ts';
 import type { Registry, Repository } from './repository.ts';
 import { TagStore, compareCodeUnits } from './tag-store.ts';
@@ -19,19 +21,22 @@ export class StorageRegistry implements Registry {
   /** Taken after a manifest lock, never before (see TagStore). */
   private readonly tagLocks = new KeyedMutex();
   private readonly uploadHashes = new UploadHashes();
+  private readonly mediaTypes = new MediaTypeCache();
+  private readonly referrerIndex: ReferrerIndex;
 
   constructor(readonly driver: StorageDriver) {
     this.content = new ContentStore(driver);
+    this.referrerIndex = new ReferrerIndex(driver, this.manifestLocks);
   }
 
   repository(name: RepoName): Repository {
     const tags = new TagStore(name, this.driver, this.tagLocks);
-    const referrers = new ReferrerStore(name, this.driver);
+    const referrers = new ReferrerStore(name, this.driver, this.referrerIndex);
     return {
       name,
       blobs: new RepositoryBlobStore(name, this.content),
       uploads: new UploadStore(name, this.driver, this.content, this.uploadLocks, this.uploadHashes),
-      manifests: new ManifestStore(name, this.driver, this.content, tags, referrers, this.manifestLocks),
+      manifests: new ManifestStore(name, this.driver, this.content, tags, referrers, this.manifestLocks, this.mediaTypes),
       tags,
       referrers,
     };
@@ -46,8 +51,10 @@ export class StorageRegistry implements Registry {
   }
 
   /**
-   * Every repository name: a directory under repositories/ holding one of `markers`
-   * (by default, repositories with manifests or blobs; the upload purger asks for `_uploads`).
+   * Every repository name: a directory under repositories/ holding one of `markers`.
+   * Like Distribution's catalog walk, `_`-prefixed directories are never descended into.
+   * By default, repositories with manifests or blobs (Distribution's catalog lists only those
+   * with `_layers`); the upload purger asks for `_uploads`.
    */
   async repositoryNames(markers: readonly string[] = ['_manifests', '_layers']): Promise<RepoName[]> {
     const names: RepoName[] = [];

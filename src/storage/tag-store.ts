@@ -68,8 +68,19 @@ export class TagStore implements TagService {
     return raw && raw.length > 0 ? (raw.toString('utf8') as Digest) : null;
   }
 
+  /**
+   * Points the tag at `digest` and records the digest in the tag's index, as Distribution does.
+   * `current/link` goes first: a new tag's directory appears with it in one step (the driver
+   * publishes a missing subtree whole), so no reader, ours or Distribution's (which lists tag
+   * directories without reading them), sees a tag without its link. Distribution writes the
+   * index first; a crash between our two writes leaves only an index entry missing, which no
+   * read of a tag or manifest needs (Distribution resolves tags by `current/link` alone).
+   */
   set(tag: Tag, digest: Digest): Promise<void> {
-    return this.locked(tag, () => this.driver.putContent(layout.tagLink(this.name, tag), digest));
+    return this.locked(tag, async () => {
+      await this.driver.putContent(layout.tagLink(this.name, tag), digest);
+      await this.driver.putContent(layout.tagIndexLink(this.name, tag, digest), digest);
+    });
   }
 
   /**
@@ -84,7 +95,7 @@ export class TagStore implements TagService {
     });
   }
 
-  /** The removal itself; the caller holds the tag's lock. */
+  /** The removal itself (the whole tag directory, index included, as Distribution's Untag); the caller holds the tag's lock. */
   private async removeLocked(tag: Tag): Promise<boolean> {
     try {
       await this.driver.delete(layout.tagDir(this.name, tag));

@@ -11,7 +11,8 @@ export interface PurgeOptions {
 }
 
 /**
- * Removes abandoned upload sessions, as Distribution's `storage.maintenance.uploadpurging` does.
+ * Removes abandoned upload sessions, as Distribution's `storage.maintenance.uploadpurging` does,
+ * Distribution's own sessions included (by their `startedat`).
  * Returns how many it removed (or would remove, on a dry run). A removal that fails is logged
  * as a failure and the purge goes on with the others, then rejects naming how many failed.
  */
@@ -28,8 +29,11 @@ export async function purgeUploads(
     for (const entry of await listOptional(driver, layout.uploadsDir(name))) {
       const id = parseUploadId(entry);
       if (!id) continue;
-      const raw = await readOptional(driver, layout.uploadState(name, id));
-      if (now.getTime() - startedAtOf(raw) < options.ageMs) continue;
+      const startedAt =
+        startedAtOf(await readOptional(driver, layout.uploadState(name, id))) ??
+        startedAtFileOf(await readOptional(driver, layout.uploadStartedAt(name, id))) ??
+        0;
+      if (now.getTime() - startedAt < options.ageMs) continue;
       if (options.dryRun) {
         purged++;
         logger.info({ repository: name, upload: id }, 'upload purge (dry run): would remove');
@@ -54,13 +58,23 @@ export async function purgeUploads(
   return purged;
 }
 
-/** When a session started; a state that is missing or unreadable counts as very old. */
-function startedAtOf(raw: Buffer | null): number {
-  if (!raw) return 0;
+/** When a session started, from our `state`; null when it is missing or unreadable. */
+function startedAtOf(raw: Buffer | null): number | null {
+  if (!raw) return null;
   try {
     const startedAt = Date.parse((JSON.parse(raw.toString('utf8')) as { startedAt?: string }).startedAt ?? '');
-    return Number.isNaN(startedAt) ? 0 : startedAt;
+    return Number.isNaN(startedAt) ? null : startedAt;
   } catch {
-    return 0;
+    return null;
   }
+}
+
+/**
+ * From Distribution's `startedat` (RFC 3339), for a session Distribution started. A session
+ * with neither file counts as very old (Distribution's purger never removes one: a crash's debris).
+ */
+function startedAtFileOf(raw: Buffer | null): number | null {
+  if (!raw) return null;
+  const startedAt = Date.parse(raw.toString('utf8').trim());
+  return Number.isNaN(startedAt) ? null : startedAt;
 }

@@ -33,8 +33,10 @@ interface CompletedBlob {
 
 /**
  * Upload sessions kept in storage (not in memory), so they survive a restart and can be
- * continued by another replica. Bytes are appended to `_uploads/<id>/data`; completion verifies
- * the digest and moves the file into the content store in one rename.
+ * continued by another replica. A session is Distribution's directory (`data`, `startedat`) plus
+ * our `state` file; a session Distribution started (no `state`) is unknown here. Bytes are
+ * appended to `_uploads/<id>/data`; completion verifies the digest and moves the file into the
+ * content store in one rename.
  */
 export class UploadStore implements UploadService {
   constructor(
@@ -48,6 +50,10 @@ export class UploadStore implements UploadService {
   async start(): Promise<UploadStatus> {
     const id = randomUUID() as UploadId;
     const startedAt = new Date();
+    // Distribution's `startedat` first: with it, Distribution's upload purger ages the session
+    // like one of its own (a directory without it, it never removes). `state` is ours alone; a
+    // crash between the two leaves a session nobody can continue, which both purgers remove.
+    await this.driver.putContent(layout.uploadStartedAt(this.name, id), rfc3339(startedAt));
     const state: UploadState = { startedAt: startedAt.toISOString() };
     await this.driver.putContent(layout.uploadState(this.name, id), JSON.stringify(state));
     return { id, offset: 0, startedAt };
@@ -243,6 +249,11 @@ export function outOfOrder(id: UploadId, offset: number, start: number): Registr
     detail: { uuid: id, offset },
     headers: { Range: `0-${Math.max(offset - 1, 0)}` },
   });
+}
+
+/** Go's time.RFC3339 as Distribution formats `startedat`: UTC, whole seconds. */
+export function rfc3339(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function hashing(hash: Hash | null) {

@@ -105,7 +105,7 @@ describe(`hostile mount sources (${RUNS} runs)`, () => {
           assert.equal(res.status, 202, `${where}: ${res.body.toString('utf8').slice(0, 200)}`);
           const cancelled = await send(h.registry.url, { method: 'DELETE', path: new URL(String(res.headers.location), 'http://x').pathname });
           assert.equal(cancelled.status, 204, where);
-          const dst = (rel: string) => rel === 'repositories/hi/dst' || rel.startsWith('repositories/hi/dst/_uploads');
+          const dst = (rel: string) => rel === 'docker/registry/v2/repositories/hi/dst' || rel.startsWith('docker/registry/v2/repositories/hi/dst/_uploads');
           assertSameStore(new Map([...before_].filter(([k]) => !dst(k))), await snapshot(h.registry.root, dst), where);
         } else {
           assertRefused(res, where, { codes: ['NAME_INVALID'], statuses: [400] });

@@ -41,14 +41,14 @@ describe('configuration: parseConfig', () => {
     const { config, warnings } = parseConfig({
       loglevel: 'info',
       http: { addr: ':5000', secret: 'a-secret', draintimeout: '10s' },
-      storage: { cache: { blobdescriptor: 'inmemory' }, redirect: { disable: true }, filesystem: { rootdirectory: '/r', maxthreads: 100 } },
+      storage: { cache: { blobdescriptor: 'inmemory' }, filesystem: { rootdirectory: '/r', maxthreads: 100 } },
       health: { storagedriver: { enabled: true } },
       redis: { addr: 'localhost:6379' },
     });
-    for (const key of ['loglevel', 'http.secret', 'http.draintimeout', 'storage.cache', 'storage.redirect', 'storage.filesystem.maxthreads', 'health', 'redis']) {
+    for (const key of ['loglevel', 'http.secret', 'http.draintimeout', 'storage.cache', 'storage.filesystem.maxthreads', 'health', 'redis']) {
       assert.ok(warnings.some((w) => w.includes(`"${key}"`)), `no warning names "${key}": ${JSON.stringify(warnings)}`);
     }
-    assert.equal(warnings.length, 8);
+    assert.equal(warnings.length, 7);
     assert.equal(config.http.addr, ':5000');
     assert.equal(config.storage.filesystem.rootdirectory, '/r');
   });
@@ -60,7 +60,7 @@ describe('configuration: parseConfig', () => {
       [{ http: { prefix: '/registry' } }, 'http.prefix'],
       [{ proxy: { remoteurl: 'https://registry-1.docker.io' } }, 'proxy'],
       [{ storage: { maintenance: { readonly: { enabled: true } } } }, 'storage.maintenance.readonly'],
-      [{ storage: { s3: { bucket: 'b', region: 'r' } } }, 'storage.s3'],
+      [{ storage: { s3: { bucket: 'b', region: 'r', objectacl: 'public-read' } } }, 'storage.s3.objectacl'],
       [{ middleware: { storage: [{ name: 'cloudfront' }] } }, 'middleware'],
       [{ validation: { manifests: { urls: { allow: ['^https://'] } } } }, 'validation'],
     ];
@@ -73,6 +73,24 @@ describe('configuration: parseConfig', () => {
     assert.match(configError(() => parseConfig({ auth: { keystone: {} } })), /"auth\.keystone"/);
     // http.net: only tcp.
     assert.match(configError(() => parseConfig({ http: { net: 'unix', addr: '/run/registry.sock' } })), /http\.net/);
+  });
+
+  it('reads storage.s3 as the S3 driver, and stops the start for an S3 key it does not implement, naming it', () => {
+    const { config } = parseConfig({ storage: { s3: { bucket: 'b', region: 'eu-west-1', chunksize: 6 * 1024 * 1024 } } });
+    assert.equal(config.storage.s3?.bucket, 'b');
+    assert.equal(config.storage.s3?.chunksize, 6 * 1024 * 1024);
+    for (const key of ['useragent', 'usedualstack', 'accelerate', 'multipartcopymaxconcurrency', 'loglevel']) {
+      assert.match(configError(() => parseConfig({ storage: { s3: { bucket: 'b', region: 'r', [key]: 'x' } } })), new RegExp(`"storage\\.s3\\.${key}"`));
+    }
+    assert.match(configError(() => parseConfig({}, { REGISTRY_STORAGE_S3_BUCKET: 'b', REGISTRY_STORAGE_S3_REGION: 'r', REGISTRY_STORAGE_S3_USERAGENT: 'x' })), /"storage\.s3\.useragent"/);
+    assert.match(configError(() => parseConfig({ storage: { s3: { bucket: 'b', region: 'r', v4auth: false } } })), /storage\.s3\.v4auth/);
+    assert.match(configError(() => parseConfig({ storage: { s3: { bucket: 'b', region: 'r', chunksize: 1024 } } })), /storage\.s3\.chunksize/);
+    assert.match(configError(() => parseConfig({ storage: { s3: { bucket: 'b' } } })), /storage\.s3\.region/);
+    assert.match(configError(() => parseConfig({ storage: { s3: { region: 'r' } } })), /storage\.s3\.bucket/);
+  });
+
+  it('refuses both storage.filesystem and storage.s3', () => {
+    assert.match(configError(() => parseConfig({ storage: { filesystem: { rootdirectory: '/r' }, s3: { bucket: 'b', region: 'r' } } })), /exactly one storage driver/);
   });
 
   it('refuses an unknown key, naming it', () => {

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Client, errorCodes } from '../helpers/client.ts';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { startS3rver, type TestS3 } from '../helpers/s3rver.ts';
 import {
   buildImage, buildIndex, descriptor, imageBlobs, indexBlobs, MediaType, readDirCopy, readLayout, Skopeo, writeLayout,
   type Blob, type Image,
@@ -13,14 +14,17 @@ import {
 /**
  * Drives the real `skopeo` client against a real registry on loopback: copies an OCI image, a
  * Docker schema2 image and a two-platform index in, copies them back out and compares every
- * blob byte for byte, then lists tags, inspects and deletes.
+ * blob byte for byte, then lists tags, inspects and deletes. Once on each storage driver: the
+ * filesystem, and S3 (s3rver on loopback).
  */
-describe('skopeo end to end', { timeout: 600_000 }, () => {
+for (const driver of ['filesystem', 's3'] as const)
+describe(`skopeo end to end (${driver} storage)`, { timeout: 600_000 }, () => {
   let registry: TestRegistry;
   let client: Client;
   let skopeo: Skopeo;
   let work: string;
   let host: string;
+  let s3: TestS3 | undefined;
   const oci = buildImage('oci', 3);
   const docker = buildImage('docker', 3);
   const multi = buildIndex();
@@ -29,13 +33,17 @@ describe('skopeo end to end', { timeout: 600_000 }, () => {
   before(async () => {
     work = await mkdtemp(path.join(tmpdir(), 'dockyard-skopeo-'));
     skopeo = await Skopeo.create(path.join(work, 'skopeo'));
-    registry = await startTestRegistry({ storage: { delete: { enabled: true } } });
+    if (driver === 's3') s3 = await startS3rver();
+    registry = await startTestRegistry({
+      storage: { delete: { enabled: true }, ...(s3 ? { filesystem: undefined, s3: s3.storageConfig('skopeo-e2e') } : {}) },
+    });
     client = new Client(registry.url);
     host = `127.0.0.1:${registry.port}`;
   });
 
   after(async () => {
     await registry?.stop();
+    await s3?.stop();
     if (work) await rm(work, { recursive: true, force: true });
   });
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
@@ -262,6 +262,11 @@ describe('the data directory is full', { timeout: 120_000 }, () => {
       }
     }
 
+    // A refused push gives back what it had written, so the space left may again hold something
+    // small: take every page of it, so the next writes meet a disk that is really full.
+    const rest = path.join(mnt!, 'filler-rest');
+    await fillUp(rest);
+
     // A chunk of a chunked upload, and a manifest by tag (over blobs that are there): refused alike.
     {
       const { value: start } = await bounded('upload start while full', client.fetch(`/v2/${repo}/blobs/uploads/`, { method: 'POST' }));
@@ -322,6 +327,7 @@ describe('the data directory is full', { timeout: 120_000 }, () => {
 
     // Space freed: pushes succeed again without a restart, the refused one too.
     await rm(filler);
+    await rm(rest);
     t.diagnostic('filler removed');
     const later: string[] = [];
     for (const blob of [failedBlob, randomBlob(BLOB_BYTES), randomBlob(BLOB_BYTES)]) {
@@ -342,3 +348,23 @@ describe('the data directory is full', { timeout: 120_000 }, () => {
     t.diagnostic(`${pushed.length} blobs served whole with their digests, ${refused.length} refused and absent, ${later.length} pushes after recovery delivered`);
   });
 });
+
+/** Appends to `file` until the disk refuses (ENOSPC), 4 KiB at a time (tmpfs hands out pages), bounded. */
+async function fillUp(file: string): Promise<void> {
+  const handle = await open(file, 'a');
+  try {
+    const page = Buffer.alloc(4096, 2);
+    for (let i = 0; i < 4096; i++) {
+      try {
+        const { bytesWritten } = await handle.write(page);
+        if (bytesWritten === 0) return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOSPC') return;
+        throw err;
+      }
+    }
+    throw new Error('the disk did not fill within 16 MiB');
+  } finally {
+    await handle.close();
+  }
+}

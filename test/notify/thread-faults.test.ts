@@ -276,6 +276,7 @@ describe('readiness', { timeout: 30_000 }, () => {
       assert.equal(ready.status, 200);
       assert.deepEqual(ready.body, {
         status: 'ok',
+        storage: { state: 'reachable' },
         notifications: {
           writer: 'up',
           delivery: 'up',

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { Event } from '../../src/notify/event.ts';
 import { eventsOf, type ReceivedRequest } from '../helpers/receiver.ts';
 import { ociImage, randomBlob } from '../helpers/oci.ts';
-import { actions, drained, useWithReceiver } from './support.ts';
+import { actions, drained, eventually, useWithReceiver } from './support.ts';
 
 /**
  * Distribution can deliver a manifest push before the tag is stored. Ours must not: the receiver
@@ -82,6 +82,8 @@ describe('events are emitted only once their state is visible', { timeout: 60_00
     seen.length = 0;
     const blob = randomBlob(200);
     assert.equal((await h.client.pushBlob('vis/blob', blob.data, blob.digest)).status, 201);
+    // The push event is handled (the receiver reads the blob back) before the delete starts.
+    await eventually(() => seen.length === 1, 'the push event handled');
     const res = await h.client.fetch(`/v2/vis/blob/blobs/${blob.digest}`, { method: 'DELETE' });
     assert.equal(res.status, 202);
     await drained(h.registry);

@@ -58,7 +58,9 @@ export async function checkStore(
 }
 
 /** On disk: every tag, revision and layer directory holds its link; every blob's bytes have its digest. */
-export async function checkFiles(root: string): Promise<void> {
+export async function checkFiles(dataRoot: string): Promise<void> {
+  // Distribution's layout: everything the stores write lives under docker/registry/v2.
+  const root = path.join(dataRoot, 'docker/registry/v2');
   const dirs = async (p: string) => (await readdir(p, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory()).map((e) => e.name);
   const repos: string[] = [];
   const walk = async (rel: string): Promise<void> => {

@@ -13,6 +13,15 @@ export function registerBlobRoutes(router: Router, deps: ApiDeps): void {
     GET: [deps.guards.pull, async (req, res) => {
       const repo = deps.repository(nameParam(req), contextOf(res));
       const digest = parseDigest(param(req, 1));
+      const located = deps.redirect ? await repo.blobs.locate(digest) : null;
+      if (located) {
+        // As Distribution: the client fetches the bytes from the storage itself (a Range too).
+        res.status(307).setHeader(Header.Location, located.url);
+        res.setHeader(Header.ContentDigest, located.info.digest);
+        res.setHeader(Header.ContentLength, '0');
+        res.end();
+        return;
+      }
       const { info, stream, range } = await repo.blobs.open(digest, (size) => byteRange(req.headers.range, size));
       describe(res, info);
       if (range) {

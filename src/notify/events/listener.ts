@@ -85,6 +85,13 @@ export function listen(repo: Repository, ctx: RequestContext, factory: EventFact
       hooks.upon(ctx.concluded.then((sent) => sent || through >= whole), 'blob', () => emit('pull', target));
       return opened;
     },
+    async locate(digest: Digest) {
+      // A redirect is where our part of the pull ends: reported once the 307 has gone out
+      // (Distribution reports it then too); whether the client then fetched it, only the store knows.
+      const located = await repo.blobs.locate(digest);
+      if (located) pulled('blob', targets.blob(located.info));
+      return located;
+    },
     delete: (digest: Digest) =>
       change({ kind: 'blob.delete', repository: name, digest }, () => repo.blobs.delete(digest), (info) => [
         event('delete', targets.blobDeleted(info)),
