@@ -28,6 +28,11 @@ export interface StorageDriver {
    * presigned GET, as Distribution's `RedirectURL`); absent or null: serve it through us.
    */
   redirectUrl?(path: string): Promise<string | null>;
+  /**
+   * Drops what writers that died left outside the tree, begun before `before` (S3: multipart
+   * uploads never completed); the count, or null when the storage cannot tell. Absent: nothing to do.
+   */
+  purgeIncompleteWrites?(before: Date): Promise<number | null>;
   /** Throws unless the storage can be used now (S3: HeadBucket); absent: always usable. */
   check?(): Promise<void>;
 }

@@ -52,6 +52,16 @@ export async function purgeUploads(
       logger.info({ repository: name, upload: id }, 'upload purge: removed abandoned upload');
     }
   }
+  if (!options.dryRun && driver.purgeIncompleteWrites) {
+    try {
+      const aborted = await driver.purgeIncompleteWrites(new Date(now.getTime() - options.ageMs));
+      if (aborted === null) logger.warn('upload purge: the storage cannot list incomplete multipart uploads; a bucket lifecycle rule must abort them');
+      else if (aborted > 0) logger.info({ aborted }, 'upload purge: aborted incomplete multipart uploads');
+    } catch (err) {
+      failed++;
+      logger.error({ err }, 'upload purge: failed to abort incomplete multipart uploads');
+    }
+  }
   if (failed > 0) {
     throw new Error(`upload purge: ${failed} abandoned upload(s) could not be removed (${purged} removed)`);
   }

@@ -7,6 +7,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   PutObjectCommand,
   UploadPartCommand,
   UploadPartCopyCommand,
@@ -95,6 +96,36 @@ export class S3Bucket {
     const res = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.name, Key: key, ...this.writeParams }));
     if (!res.UploadId) throw new Error(`CreateMultipartUpload of ${key} returned no upload id`);
     return new MultipartUpload(this, key, res.UploadId);
+  }
+
+  /**
+   * Aborts the multipart uploads under `prefix` begun before `before` (a writer that died
+   * mid-stream leaves one, holding its parts' storage). Null when the server cannot list them.
+   */
+  async abortStaleUploads(prefix: string, before: Date, limit = 1000): Promise<number | null> {
+    let aborted = 0;
+    let keyMarker: string | undefined;
+    let uploadIdMarker: string | undefined;
+    for (let page = 0; page < 100; page++) {
+      let res;
+      try {
+        res = await this.client.send(
+          new ListMultipartUploadsCommand({ Bucket: this.name, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker }),
+        );
+      } catch (err) {
+        if (isNotImplemented(err)) return null;
+        throw err;
+      }
+      for (const upload of res.Uploads ?? []) {
+        if (!upload.Key || !upload.UploadId || !upload.Initiated || upload.Initiated >= before) continue;
+        await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.name, Key: upload.Key, UploadId: upload.UploadId }));
+        if (++aborted >= limit) return aborted;
+      }
+      if (!res.IsTruncated) break;
+      keyMarker = res.NextKeyMarker;
+      uploadIdMarker = res.NextUploadIdMarker;
+    }
+    return aborted;
   }
 
   copySource(key: string): string {

@@ -40,6 +40,11 @@ export class S3Driver implements StorageDriver {
     this.prefix = root ? `${root}/` : '';
   }
 
+  /** Multipart uploads a dead writer left, begun before `before`, aborted (null: the server cannot list them). */
+  purgeIncompleteWrites(before: Date): Promise<number | null> {
+    return this.objects.abortStaleUploads(this.prefix, before);
+  }
+
   /** A presigned GET of the object, valid 20 minutes (Distribution's expiry). */
   async redirectUrl(p: string): Promise<string> {
     const { getSignedUrl } = await import('@aws-sdk/s3-request-presigner');
