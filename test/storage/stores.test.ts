@@ -7,40 +7,17 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import { parseDigest } from '../../src/oci/digest.ts';
 import { parseRepoName, parseTag } from '../../src/oci/names.ts';
-import type { FileInfo, FileWriter, StorageDriver } from '../../src/storage/driver.ts';
 import { FilesystemDriver } from '../../src/storage/filesystem-driver.ts';
 import { layout, type UploadId } from '../../src/storage/layout.ts';
 import { StorageRegistry } from '../../src/storage/storage-registry.ts';
 import { purgeUploads } from '../../src/storage/upload-purger.ts';
+import { ForwardingDriver } from '../helpers/forwarding-driver.ts';
 import { ociImage, randomBlob } from '../helpers/oci.ts';
 
 /** A driver whose deletes fail (EIO) for the paths `failing` picks: a disk error, not a missing file. */
-class FaultyDriver implements StorageDriver {
-  readonly name = 'faulty';
+class FaultyDriver extends ForwardingDriver {
   failing: (path: string) => boolean = () => false;
-  constructor(readonly inner: StorageDriver) {}
-  getContent(p: string): Promise<Buffer> {
-    return this.inner.getContent(p);
-  }
-  putContent(p: string, content: Buffer | string): Promise<void> {
-    return this.inner.putContent(p, content);
-  }
-  reader(p: string, range?: { start: number; end?: number }): Promise<Readable> {
-    return this.inner.reader(p, range);
-  }
-  writer(p: string, append: boolean): Promise<FileWriter> {
-    return this.inner.writer(p, append);
-  }
-  stat(p: string): Promise<FileInfo> {
-    return this.inner.stat(p);
-  }
-  list(p: string): Promise<string[]> {
-    return this.inner.list(p);
-  }
-  move(source: string, dest: string): Promise<void> {
-    return this.inner.move(source, dest);
-  }
-  async delete(p: string): Promise<void> {
+  override async delete(p: string): Promise<void> {
     if (this.failing(p)) throw Object.assign(new Error(`EIO: i/o error, rename '${p}'`), { code: 'EIO' });
     return this.inner.delete(p);
   }

@@ -7,11 +7,11 @@ import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { parseDigest } from '../../src/oci/digest.ts';
 import { parseRepoName, parseTag } from '../../src/oci/names.ts';
-import type { FileInfo, FileWriter, StorageDriver } from '../../src/storage/driver.ts';
 import { FilesystemDriver, TEMP_DIR } from '../../src/storage/filesystem-driver.ts';
 import { layout } from '../../src/storage/layout.ts';
 import { StorageRegistry } from '../../src/storage/storage-registry.ts';
 import { isLeftover } from '../../src/storage/tmp-sweep.ts';
+import { ForwardingDriver } from '../helpers/forwarding-driver.ts';
 import { ociImage, randomBlob } from '../helpers/oci.ts';
 
 const ROUNDS = 60;
@@ -30,15 +30,13 @@ async function tempRegistry() {
 type Setup = Awaited<ReturnType<typeof tempRegistry>>;
 
 /** A filesystem driver whose deletes of the paths `held` picks wait until released: a slow disk, on cue. */
-class HoldingDriver implements StorageDriver {
-  readonly name = 'holding';
+class HoldingDriver extends ForwardingDriver {
   held: (path: string) => boolean = () => false;
   private release: Promise<void> = Promise.resolve();
   private releaseNow: () => void = () => undefined;
   private enteredNow: () => void = () => undefined;
   /** Settles when a held delete has started (and is waiting). */
   entered: Promise<void> = Promise.resolve();
-  constructor(readonly inner: StorageDriver) {}
   hold(held: (path: string) => boolean): void {
     this.held = held;
     this.release = new Promise((r) => (this.releaseNow = r));
@@ -48,28 +46,7 @@ class HoldingDriver implements StorageDriver {
     this.held = () => false;
     this.releaseNow();
   }
-  getContent(p: string): Promise<Buffer> {
-    return this.inner.getContent(p);
-  }
-  putContent(p: string, content: Buffer | string): Promise<void> {
-    return this.inner.putContent(p, content);
-  }
-  reader(p: string, range?: { start: number; end?: number }): Promise<Readable> {
-    return this.inner.reader(p, range);
-  }
-  writer(p: string, append: boolean): Promise<FileWriter> {
-    return this.inner.writer(p, append);
-  }
-  stat(p: string): Promise<FileInfo> {
-    return this.inner.stat(p);
-  }
-  list(p: string): Promise<string[]> {
-    return this.inner.list(p);
-  }
-  move(source: string, dest: string): Promise<void> {
-    return this.inner.move(source, dest);
-  }
-  async delete(p: string): Promise<void> {
+  override async delete(p: string): Promise<void> {
     if (this.held(p)) {
       this.enteredNow();
       await this.release;
