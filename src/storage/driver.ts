@@ -7,6 +7,11 @@ import type { Readable, Writable } from 'node:stream';
  */
 export interface StorageDriver {
   readonly name: string;
+  /**
+   * Other processes may use the same storage at once (S3 behind a load balancer): this
+   * process's locks do not cover it, so what it publishes is checked where it lands.
+   */
+  readonly shared?: boolean;
   /** Whole content of a small file. Throws PathNotFoundError. */
   getContent(path: string): Promise<Buffer>;
   /** Atomically replaces a small file: readers see the old or the new content, never a mix. */

@@ -10,6 +10,7 @@ import { isNotFound, type FileWriter, type StorageDriver } from './driver.ts';
 import { Failpoints } from './failpoints.ts';
 import { layout, type UploadId } from './layout.ts';
 import { storageFull } from './storage-fault.ts';
+import { publishVerified } from './verified-publish.ts';
 import type { ContentStore } from './content-store.ts';
 import type { KeyedMutex } from './keyed-mutex.ts';
 import type { UploadHashes } from './upload-hashes.ts';
@@ -141,7 +142,8 @@ export class UploadStore implements UploadService {
 
   /** Publishes a verified upload: each step is idempotent, so a retry may run them all again. */
   private async finish(id: UploadId, state: UploadState, blob: CompletedBlob): Promise<BlobInfo> {
-    await this.content.publish(blob.digest, layout.uploadData(this.name, id));
+    if (this.driver.shared) await publishVerified(this.driver, this.content, this.name, id, blob.digest);
+    else await this.content.publish(blob.digest, layout.uploadData(this.name, id));
     failpoint(Failpoints.blobPublished);
     await this.content.link(this.name, blob.digest);
     failpoint(Failpoints.blobLinked);

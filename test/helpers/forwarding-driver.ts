@@ -10,6 +10,9 @@ export class ForwardingDriver implements StorageDriver {
     readonly inner: StorageDriver,
     readonly name = `forwarding(${inner.name})`,
   ) {}
+  get shared(): boolean | undefined {
+    return this.inner.shared;
+  }
   getContent(p: string): Promise<Buffer> {
     return this.inner.getContent(p);
   }

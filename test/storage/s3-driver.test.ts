@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError } from '../../src/config/load.ts';
 import { isNotFound } from '../../src/storage/driver.ts';
@@ -8,6 +8,9 @@ import { S3Driver } from '../../src/storage/s3/s3-driver.ts';
 import { StorageRegistry } from '../../src/storage/storage-registry.ts';
 import { purgeUploads } from '../../src/storage/upload-purger.ts';
 import type { RepoName } from '../../src/oci/names.ts';
+import type { Digest } from '../../src/oci/digest.ts';
+import { layout } from '../../src/storage/layout.ts';
+import { ForwardingDriver } from '../helpers/forwarding-driver.ts';
 import { pino } from 'pino';
 import type { S3DriverOptions } from '../../src/storage/s3/s3-options.ts';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
@@ -264,5 +267,37 @@ describe('upload purging on S3 storage', () => {
     await assert.rejects(uploads.status(old.id), (err: unknown) => (err as { code?: string }).code === 'BLOB_UPLOAD_UNKNOWN');
     // s3rver has no ListMultipartUploads (501): the purge says so and goes on.
     assert.ok(lines.some((l) => l.includes('cannot list incomplete multipart uploads')), lines.join('\n'));
+  });
+});
+
+describe('completing an upload that another replica changes meanwhile', () => {
+  it('refuses to publish bytes that are not the blob, and publishes nothing', async () => {
+    const options = (await s3()).driverOptions(`race-${randomUUID()}`);
+    const other = new S3Driver(options); // another replica on the same bucket
+    let target = '';
+    /** Just before the completion moves the session's data, the other replica appends to it. */
+    class RacingDriver extends ForwardingDriver {
+      override async move(source: string, dest: string): Promise<void> {
+        if (source === target) {
+          const writer = await other.writer(source, true);
+          writer.stream.end(Buffer.from('appended by another replica'));
+          await new Promise<void>((resolve, reject) => writer.stream.on('finish', resolve).on('error', reject));
+          await writer.commit();
+        }
+        return super.move(source, dest);
+      }
+    }
+    const registry = new StorageRegistry(new RacingDriver(new S3Driver(options)));
+    const name = 'race/app' as RepoName;
+    const uploads = registry.repository(name).uploads;
+    const blob = randomBlob(4096);
+    const session = await uploads.start();
+    target = layout.uploadData(name, session.id);
+    await assert.rejects(
+      uploads.complete(session.id, blob.digest as Digest, Readable.from([blob.data]), {}),
+      (err: unknown) => (err as { code?: string }).code === 'BLOB_UPLOAD_INVALID',
+    );
+    assert.equal(await registry.content.size(blob.digest as Digest), null, 'nothing published under the digest');
+    await assert.rejects(registry.repository(name).blobs.stat(blob.digest as Digest));
   });
 });

@@ -26,6 +26,7 @@ const PAGE = 1000;
  */
 export class S3Driver implements StorageDriver {
   readonly name = 's3';
+  readonly shared = true;
   readonly client: S3Client;
   readonly bucket: string;
   private readonly objects: S3Bucket;
