@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { RegistryError, isRegistryError } from '../oci/errors.ts';
-import { storageFull } from '../storage/storage-fault.ts';
+import { storageFull, storageUnavailable } from '../storage/storage-fault.ts';
 import { Header } from './headers.ts';
 
 /**
@@ -34,7 +34,7 @@ export function errorRenderer(logger: Logger): ErrorRequestHandler {
 /** Anything that reaches the renderer becomes a RegistryError with one of the spec's codes. */
 function toRegistryError(err: unknown): RegistryError {
   if (isRegistryError(err)) return err;
-  const full = storageFull(err);
+  const full = storageFull(err) ?? storageUnavailable(err);
   if (full) return full;
   const status = (err as { status?: unknown } | null)?.status;
   if (typeof status === 'number' && status >= 400 && status < 500) {

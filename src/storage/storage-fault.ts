@@ -16,3 +16,23 @@ export function storageFull(err: unknown): RegistryError | null {
     detail: { reason: code, syscall: (err as { syscall?: unknown }).syscall ?? null },
   });
 }
+
+/**
+ * The spec error for a storage service that failed after its client's retries (the AWS SDK's
+ * errors: a 5xx, throttling, a connection refused or timed out): 503, saying it is the storage and why, so a
+ * client retries later instead of reading "internal server error". Null for any other error.
+ */
+export function storageUnavailable(err: unknown): RegistryError | null {
+  if (typeof err !== 'object' || err === null) return null;
+  const e = err as { name?: string; code?: unknown; message?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode;
+  // Only what the storage's client reports (it carries `$metadata`), never a client connection
+  // that broke while its request body streamed in (ECONNRESET there is the client's doing).
+  if (e.$metadata === undefined || (status !== undefined && status < 500 && status !== 429)) return null;
+  const reason = `${e.name ?? 'Error'}${status ? ` (HTTP ${status})` : ''}${typeof e.code === 'string' ? ` ${e.code}` : ''}`;
+  return new RegistryError('UNSUPPORTED', `the registry storage is unavailable (${reason}); try again later`, {
+    status: 503,
+    headers: { 'Retry-After': '5' },
+    detail: { reason, message: String(e.message ?? '').slice(0, 200) },
+  });
+}

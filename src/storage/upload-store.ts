@@ -9,7 +9,7 @@ import { failpoint } from '../failpoint.ts';
 import { isNotFound, type FileWriter, type StorageDriver } from './driver.ts';
 import { Failpoints } from './failpoints.ts';
 import { layout, type UploadId } from './layout.ts';
-import { storageFull } from './storage-fault.ts';
+import { storageFull, storageUnavailable } from './storage-fault.ts';
 import { publishVerified } from './verified-publish.ts';
 import type { ContentStore } from './content-store.ts';
 import type { KeyedMutex } from './keyed-mutex.ts';
@@ -187,7 +187,7 @@ export class UploadStore implements UploadService {
       this.hashes.forget(id);
       if (err instanceof RegistryError) throw err;
       // The disk refused the bytes: not the client's fault, and not a chunk it should resend as is.
-      const full = storageFull(err);
+      const full = storageFull(err) ?? storageUnavailable(err);
       if (full) throw full;
       throw new RegistryError('BLOB_UPLOAD_INVALID', `upload chunk was not received whole: ${(err as Error).message}`);
     }
