@@ -15,6 +15,9 @@
  *   storage.blob.published       the bytes are the blob (blobs/.../data), before the repository's layer link
  *   storage.blob.linked          the layer link is in place, before the upload session is closed
  *   storage.upload.closed        the session is closed (data gone, state says completed), before the answer
+ * Upload completion on shared storage (S3; src/storage/verified-publish.ts):
+ *   storage.publish.staged       the upload data moved to a key of this completion's own, before it is re-hashed
+ *   storage.publish.verified     the staged bytes re-hashed and found to be the blob, before they are published
  * Mount and blob delete:
  *   storage.blob.mounted         the layer link of a mounted blob is in place
  *   storage.blob.unlinked        a blob delete removed the repository's layer link
@@ -28,6 +31,10 @@
  *   storage.referrer.removed     the manifest's referrer entry is removed
  *   storage.manifest.deleted     the revision is removed, before the caller is answered
  *   storage.tag.removed          a tag delete removed the tag, before the caller is answered
+ *
+ * Layout migration at start (src/storage/layout-migration.ts; `@N`: the N-th of its kind):
+ *   storage.migration.link.rewritten  one JSON revision link rewritten into the digest alone
+ *   storage.migration.renamed         one top-level directory (blobs, then repositories) renamed under the prefix
  */
 export const Failpoints = {
   fileWritten: 'storage.fs.file.written',
@@ -39,6 +46,8 @@ export const Failpoints = {
   blobPublished: 'storage.blob.published',
   blobLinked: 'storage.blob.linked',
   uploadClosed: 'storage.upload.closed',
+  publishStaged: 'storage.publish.staged',
+  publishVerified: 'storage.publish.verified',
   blobMounted: 'storage.blob.mounted',
   blobUnlinked: 'storage.blob.unlinked',
   manifestWritten: 'storage.manifest.written',
@@ -49,6 +58,8 @@ export const Failpoints = {
   referrerRemoved: 'storage.referrer.removed',
   manifestDeleted: 'storage.manifest.deleted',
   tagRemoved: 'storage.tag.removed',
+  migrationLinkRewritten: 'storage.migration.link.rewritten',
+  migrationRenamed: 'storage.migration.renamed',
 } as const;
 
 export type FailpointName = (typeof Failpoints)[keyof typeof Failpoints];

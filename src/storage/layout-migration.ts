@@ -3,6 +3,8 @@ import * as path from 'node:path';
 import { tryParseDigest } from '../oci/digest.ts';
 import { listOptional, readOptional } from './content-store.ts';
 import type { StorageDriver } from './driver.ts';
+import { failpoint } from '../failpoint.ts';
+import { Failpoints } from './failpoints.ts';
 import { FilesystemDriver } from './filesystem-driver.ts';
 import { syncPath } from './filesystem-writer.ts';
 import { STORAGE_PREFIX, layout, legacyLayout } from './layout.ts';
@@ -63,6 +65,7 @@ export async function migrateLayout(driver: StorageDriver): Promise<LayoutMigrat
   for (const p of pending) {
     await fs.rename(path.join(driver.root, p.from), path.join(driver.root, p.to));
     moved.push(`${p.from} -> ${p.to}`);
+    failpoint(Failpoints.migrationRenamed);
   }
   if (driver.fsync) {
     // The renames and the directories mkdir made, from v2 up to the root.
@@ -90,6 +93,7 @@ async function rewriteRevisionLinks(driver: StorageDriver, root: string): Promis
           if (digest) {
             await driver.putContent(link, digest);
             rewritten++;
+            failpoint(Failpoints.migrationLinkRewritten);
           }
         }
       }

@@ -6,6 +6,8 @@ import { RegistryError } from '../oci/errors.ts';
 import type { RepoName } from '../oci/names.ts';
 import { listOptional, type ContentStore } from './content-store.ts';
 import { isNotFound, type StorageDriver } from './driver.ts';
+import { failpoint } from '../failpoint.ts';
+import { Failpoints } from './failpoints.ts';
 import { layout, type UploadId } from './layout.ts';
 
 const STAGED = 'publishing-';
@@ -26,10 +28,12 @@ export async function publishVerified(driver: StorageDriver, content: ContentSto
   } catch (err) {
     if (!isNotFound(err)) throw err; // moved by an earlier (crashed or concurrent) completion
   }
+  failpoint(Failpoints.publishStaged);
   for (const entry of await listOptional(driver, dir)) {
     if (!entry.startsWith(STAGED)) continue;
     const staged = `${dir}/${entry}`;
     if ((await hashOf(driver, staged, digestAlgorithm(digest))) === digest) {
+      failpoint(Failpoints.publishVerified);
       await content.publish(digest, staged);
       return;
     }
