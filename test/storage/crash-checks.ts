@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Event } from '../../src/notify/event.ts';
+import { listOptional } from '../../src/storage/content-store.ts';
+import { isNotFound, type StorageDriver } from '../../src/storage/driver.ts';
+import { FilesystemDriver } from '../../src/storage/filesystem-driver.ts';
+import { STORAGE_PREFIX, layout } from '../../src/storage/layout.ts';
 import type { Client } from '../helpers/client.ts';
 import { sha256 } from '../helpers/oci.ts';
 import { ACCEPT, expectBlob, expectManifest, type Fact, type Known } from './crash-operations.ts';
@@ -10,12 +14,12 @@ import { ACCEPT, expectBlob, expectManifest, type Fact, type Known } from './cra
 /** The invariants a crash must not break (crash-points.test.ts), checked after each restart. */
 
 /**
- * Everything the registry lists is readable and intact; everything acknowledged is there; and
- * every tag it shows has a delivered push event for that tag and digest (state without event).
+ * Everything the registry lists is readable and intact; everything acknowledged is there; what
+ * `checkFiles` checks beneath the API holds; and every tag it shows has a delivered push event for that tag and digest (state without event).
  */
 export async function checkStore(
   c: Client,
-  root: string,
+  checkFiles: () => Promise<void>,
   known: Known,
   events: readonly Event[],
 ): Promise<{ repositories: number; tags: number; blobs: number }> {
@@ -53,35 +57,15 @@ export async function checkStore(
     await expectManifest(c, repo, tag, digest);
   }
   for (const { repo, digest } of known.blobs.values()) await expectBlob(c, repo, digest);
-  await checkFiles(root);
+  await checkFiles();
   return { repositories: catalog.repositories.length, tags, blobs };
 }
 
-/** On disk: every tag, revision and layer directory holds its link; every blob's bytes have its digest. */
+/** On disk: what `checkDriverFiles` checks, and no temp file anywhere but in _tmp. */
 export async function checkFiles(dataRoot: string): Promise<void> {
+  await checkDriverFiles(new FilesystemDriver(dataRoot, { fsync: false }));
   // Distribution's layout: everything the stores write lives under docker/registry/v2.
-  const root = path.join(dataRoot, 'docker/registry/v2');
-  const dirs = async (p: string) => (await readdir(p, { withFileTypes: true }).catch(() => [])).filter((e) => e.isDirectory()).map((e) => e.name);
-  const repos: string[] = [];
-  const walk = async (rel: string): Promise<void> => {
-    const children = await dirs(path.join(root, 'repositories', rel));
-    if (children.includes('_manifests') || children.includes('_layers')) repos.push(rel);
-    for (const child of children) if (!child.startsWith('_')) await walk(rel ? `${rel}/${child}` : child);
-  };
-  await walk('');
-  for (const repo of repos) {
-    const base = path.join(root, 'repositories', repo);
-    for (const tag of await dirs(path.join(base, '_manifests/tags'))) {
-      await stat(path.join(base, '_manifests/tags', tag, 'current/link')).catch(() => assert.fail(`tag directory ${repo}:${tag} without its link`));
-    }
-    for (const kind of ['_manifests/revisions', '_layers']) {
-      for (const alg of await dirs(path.join(base, kind))) {
-        for (const hex of await dirs(path.join(base, kind, alg))) {
-          await stat(path.join(base, kind, alg, hex, 'link')).catch(() => assert.fail(`${kind} directory ${repo} ${hex} without its link`));
-        }
-      }
-    }
-  }
+  const root = path.join(dataRoot, STORAGE_PREFIX);
   // Temp files and staged subtrees live in _tmp only, never beside what they become.
   const strays: string[] = [];
   const scan = async (rel: string): Promise<void> => {
@@ -93,9 +77,37 @@ export async function checkFiles(dataRoot: string): Promise<void> {
   await scan('repositories');
   await scan('blobs');
   assert.deepEqual(strays, [], 'temp files outside _tmp');
-  for (const prefix of await dirs(path.join(root, 'blobs/sha256'))) {
-    for (const hex of await dirs(path.join(root, 'blobs/sha256', prefix))) {
-      const data = await readFile(path.join(root, 'blobs/sha256', prefix, hex, 'data')).catch(() => assert.fail(`blob directory ${hex} without its data`));
+}
+
+/**
+ * Through the driver (so on any storage): every tag, revision and layer directory holds its
+ * link, and every blob's bytes have its digest.
+ */
+export async function checkDriverFiles(driver: StorageDriver): Promise<void> {
+  const exists = async (p: string) => driver.stat(p).then(() => true, (err: unknown) => (isNotFound(err) ? false : Promise.reject(err)));
+  const repos: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    const children = await listOptional(driver, rel);
+    if (children.includes('_manifests') || children.includes('_layers')) repos.push(rel);
+    for (const child of children) if (!child.startsWith('_')) await walk(`${rel}/${child}`);
+  };
+  await walk(layout.repositoriesRoot);
+  for (const repo of repos) {
+    for (const tag of await listOptional(driver, `${repo}/_manifests/tags`)) {
+      assert.ok(await exists(`${repo}/_manifests/tags/${tag}/current/link`), `tag directory ${repo}:${tag} without its link`);
+    }
+    for (const kind of ['_manifests/revisions', '_layers']) {
+      for (const alg of await listOptional(driver, `${repo}/${kind}`)) {
+        for (const hex of await listOptional(driver, `${repo}/${kind}/${alg}`)) {
+          assert.ok(await exists(`${repo}/${kind}/${alg}/${hex}/link`), `${kind} directory ${repo} ${hex} without its link`);
+        }
+      }
+    }
+  }
+  const blobs = `${layout.blobsRoot}/sha256`;
+  for (const prefix of await listOptional(driver, blobs)) {
+    for (const hex of await listOptional(driver, `${blobs}/${prefix}`)) {
+      const data = await driver.getContent(`${blobs}/${prefix}/${hex}/data`).catch(() => assert.fail(`blob directory ${hex} without its data`));
       assert.equal(createHash('sha256').update(data).digest('hex'), hex, `blob ${hex} holds other bytes`);
     }
   }
