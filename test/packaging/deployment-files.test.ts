@@ -34,7 +34,7 @@ const mountedAt = (s: Service, target: string) => s.volumes?.map((v) => v.split(
 const registryConfigPath = file('deploy/config.yml');
 const raw = parse(readFileSync(registryConfigPath, 'utf8')) as {
   storage: { s3: Record<string, string | boolean> };
-  notifications: { endpoints: { name: string; url: string }[]; outbox: { path: string } };
+  notifications: { endpoints: { name: string; url: string; jetstream?: { stream: string; subject: string } }[]; outbox: { path: string } };
 };
 const s3 = raw.storage.s3;
 
@@ -55,9 +55,9 @@ const final = stages.at(-1)!;
 const finalOp = (op: string) => final.instructions.filter((i) => i.op === op).map((i) => i.args);
 const healthcheckArgs = (): string[] => JSON.parse(finalOp('HEALTHCHECK')[0]?.replace(/^(--\S+\s+)*CMD\s+/, '') ?? 'null') as string[];
 
-describe('docker-compose.yml: MinIO, a bucket, the registry and a webhook receiver', () => {
-  it('defines exactly the services minio, minio-init, registry and receiver', () => {
-    assert.deepEqual(Object.keys(compose.services).sort(), ['minio', 'minio-init', 'receiver', 'registry']);
+describe('docker-compose.yml: MinIO, a bucket, the registry, a webhook receiver and NATS', () => {
+  it('defines exactly the services minio, minio-init, nats, registry and receiver', () => {
+    assert.deepEqual(Object.keys(compose.services).sort(), ['minio', 'minio-init', 'nats', 'receiver', 'registry']);
   });
 
   it('runs MinIO with its console and a healthcheck, and creates the bucket once MinIO is healthy', () => {
@@ -98,6 +98,22 @@ describe('docker-compose.yml: MinIO, a bucket, the registry and a webhook receiv
     assert.equal(url.pathname, '/events');
   });
 
+  it('runs NATS with JetStream stored in a named volume, and points the JetStream endpoint at it', () => {
+    const nats = service('nats');
+    assert.match(nats.image ?? '', /^nats:2\.10(\.|$)/);
+    assert.deepEqual(nats.command, ['-js', '-sd', '/data']);
+    const volume = mountedAt(nats, '/data') ?? assert.fail('no volume at /data');
+    assert.ok(volume in compose.volumes, `"${volume}" is a named volume`);
+    assert.equal(service('registry').depends_on?.nats?.condition, 'service_started');
+    const endpoint = raw.notifications.endpoints.find((e) => e.jetstream) ?? assert.fail('no JetStream endpoint');
+    const url = new URL(endpoint.url);
+    assert.equal(url.protocol, 'nats:');
+    assert.equal(url.hostname, 'nats');
+    assert.equal(url.port, '4222'); // nats-server's default client port; the command sets no -p
+    assert.ok(nats.expose?.includes(url.port), `the nats service exposes ${url.port}`);
+    assert.deepEqual(endpoint.jetstream, { stream: 'REGISTRY_EVENTS', subject: 'registry.events' });
+  });
+
   it('points the S3 driver at the minio service, on the port MinIO serves S3 on, in the bucket minio-init creates', () => {
     const endpoint = new URL(String(s3.regionendpoint));
     assert.equal(endpoint.hostname, 'minio');
@@ -126,12 +142,13 @@ describe('docker-compose.yml: MinIO, a bucket, the registry and a webhook receiv
 });
 
 describe('deploy/*.yml: the registry loads them with its own loader', () => {
-  it('loads deploy/config.yml (S3, the receiver endpoint) without a warning', () => {
+  it('loads deploy/config.yml (S3, the receiver and JetStream endpoints) without a warning', () => {
     const { config, warnings } = loadConfig(registryConfigPath, service('registry').environment);
     assert.deepEqual(warnings, []);
     assert.equal(config.http.addr, '0.0.0.0:5000');
     assert.equal(config.storage.delete.enabled, true);
     assert.equal(config.notifications.endpoints[0]?.url, 'http://receiver:8080/events');
+    assert.deepEqual(config.notifications.endpoints[1]?.jetstream, { stream: 'REGISTRY_EVENTS', subject: 'registry.events' });
     assert.equal(config.notifications.outbox.path, raw.notifications.outbox.path);
     const storage = config.storage as unknown as Record<string, Record<string, unknown> | undefined>;
     assert.equal(storage.s3?.bucket, 'dockyard');
