@@ -25,7 +25,7 @@ import type { AttemptOutcome } from './delivery/http-sink.ts';
 import type { Event } from './event.ts';
 import type { MetricUpdate } from './metric-updates.ts';
 import type { AttemptRecord } from './outbox/outbox-client.ts';
-import type { QueuedEvent } from './outbox/outbox-reader.ts';
+import type { QueuedEvent } from './outbox/outbox-reads.ts';
 
 // --- main and delivery <-> outbox writer: the writes the outbox makes, as plain data; clients
 // queue them and the writer thread (outbox/outbox-writer.ts) applies each group in one transaction.

@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import * as path from 'node:path';
 import { MessageChannel } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Registry as MetricsRegistry } from 'prom-client';
@@ -21,7 +19,9 @@ import { NotificationMetrics } from './metrics.ts';
 import type { Notifier } from './notifier.ts';
 import type { NotifyOptions } from './options.ts';
 import { OutboxClient, type AttemptRecord } from './outbox/outbox-client.ts';
-import { createOutbox, type QueuedEvent } from './outbox/outbox-reader.ts';
+import { openOutboxBackend, type OutboxBackend } from './outbox/outbox-backend.ts';
+import { resolveSigningKeys } from './outbox/signing-keys.ts';
+import type { QueuedEvent } from './outbox/outbox-reads.ts';
 import type { DeliveryMessage, DeliveryMethod, DeliveryMethods, DeliveryRequest } from './protocol.ts';
 import { DEFAULT_SUPERVISION, Supervisor, type SupervisorOptions } from './threads/supervisor.ts';
 import { armedFor, parseThreadFailpoints, THREAD_FAILPOINTS_ENV } from './threads/thread-failpoint.ts';
@@ -86,6 +86,8 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
   private readonly timings: NotificationTimings;
   private readonly calls: DeliveryClient;
   private closing: Promise<void> | null = null;
+  private readonly backend: OutboxBackend;
+  private sweep: NodeJS.Timeout | null = null;
   /** Resolves once both threads run and the changes a crash interrupted are settled (the server listens only then). */
   readonly ready: Promise<void>;
 
@@ -94,9 +96,10 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
     deps: NotifierDeps,
     private readonly logger: Logger,
   ) {
-    const file = options.outbox.file;
-    mkdirSync(path.dirname(file), { recursive: true });
-    const interrupted = createOutbox(file);
+    this.backend = openOutboxBackend(options.outbox);
+    // Ed25519 keys kept with the outbox, resolved before the threads start (the delivery thread signs with them).
+    options = { ...options, endpoints: resolveSigningKeys(options) };
+    const writerThread = this.backend.writer;
     this.timings = { ...DEFAULT_TIMINGS, ...deps.timings };
     const failpoints = parseThreadFailpoints(process.env[THREAD_FAILPOINTS_ENV]);
 
@@ -109,7 +112,10 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
     });
     this.writer = new Supervisor(
       'outbox-writer',
-      (incarnation) => startThread(import.meta.url, './outbox/outbox-writer', { workerData: { file, failpoints: armedFor(failpoints, incarnation) } }),
+      (incarnation) =>
+        startThread(import.meta.url, writerThread.entry, {
+          workerData: { ...writerThread.workerData, failpoints: armedFor(failpoints, incarnation) },
+        }),
       {
         started: (_worker, incarnation) => {
           if (incarnation > 0) this.metrics.restarted('outbox-writer');
@@ -157,9 +163,15 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
       logger,
     );
     this.ready = Promise.all([this.writer.ready, this.delivery.ready]).then(
-      () => this.reconcile(interrupted),
+      async () => {
+        await this.reconcile();
+        if (this.backend.sweepMs !== null) {
+          this.sweep = setInterval(() => void this.reconcile().catch((err: unknown) => this.logger.warn({ err }, 'orphaned intents not settled yet')), this.backend.sweepMs);
+          this.sweep.unref();
+        }
+      },
       async (err: unknown) => {
-        await Promise.all([this.writer.close(), this.delivery.close()]);
+        await Promise.all([this.writer.close(), this.delivery.close(), this.backend.close()]);
         throw err;
       },
     );
@@ -179,11 +191,15 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
     return listen(repository, ctx, this.factory, this.journal, this.listening);
   }
 
-  /** Settles what a crash left between a change and its events, before the first request. */
-  private async reconcile(interrupted: IntentRecord[]): Promise<void> {
-    if (interrupted.length === 0) return;
-    const { emitted, dropped } = await this.journal.reconcile(interrupted);
-    this.logger.warn({ intents: interrupted.length, emitted, dropped }, 'changes interrupted by a crash were reconciled with the store');
+  /**
+   * Settles what a crash left between a change and its events: before the first request, and
+   * with a shared outbox again every so often (a replica that died for good leaves its own).
+   */
+  private async reconcile(): Promise<void> {
+    await this.backend.interrupted(async (records: IntentRecord[]) => {
+      const { emitted, dropped } = await this.journal.reconcile(records);
+      this.logger.warn({ intents: records.length, emitted, dropped }, 'changes interrupted by a crash were reconciled with the store');
+    });
   }
 
   /** Once both threads are up (again): a fresh line from the delivery thread to the writer. */
@@ -281,12 +297,14 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
         await this.outbox.close();
       };
       this.journal.close();
+      if (this.sweep) clearInterval(this.sweep);
       try {
         await withDeadline(drain(), this.timings.closeMs, () => new Error(`shutdown did not finish within ${this.timings.closeMs} ms`));
       } catch (err) {
         this.logger.warn({ err }, 'notifications did not close cleanly; terminating their threads');
       }
       await Promise.all([this.delivery.close(), this.writer.close()]);
+      await this.backend.close();
       this.calls.failAll(unavailable('notifications are shut down'));
     })();
     return this.closing;

@@ -142,8 +142,8 @@ describe('outbox upkeep', { timeout: 60_000 }, () => {
       const lines: Record<string, unknown>[] = [];
       const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
       const reader = new OutboxReader(path.join(root, '_notifications', 'outbox.sqlite'));
-      logRemovedEndpoints(removedEndpoints(reader, new Set(['hook'])), 30 * DAY, logger);
-      reader.close();
+      logRemovedEndpoints(await removedEndpoints(reader, new Set(['hook'])), 30 * DAY, logger);
+      await reader.close();
       assert.equal(lines.length, 1);
       assert.equal(lines[0]!.endpoint, 'old');
       assert.equal(lines[0]!.pending, 2);

@@ -1,6 +1,6 @@
 import type { Event } from '../event.ts';
 import type { OutboxClient } from '../outbox/outbox-client.ts';
-import type { QueuedEvent } from '../outbox/outbox-reader.ts';
+import type { QueuedEvent } from '../outbox/outbox-reads.ts';
 import type { DeliveryError } from './delivery-error.ts';
 import type { RetryHooks } from './retrying-sink.ts';
 

@@ -4,8 +4,10 @@ import type { MetricUpdate } from '../metric-updates.ts';
 import type { NotifyOptions } from '../options.ts';
 import { OutboxClient } from '../outbox/outbox-client.ts';
 import { OutboxReader } from '../outbox/outbox-reader.ts';
+import { PgReader } from '../outbox/pg-reader.ts';
 import type { DeliveryCall, DeliveryMessage, DeliveryRequest } from '../protocol.ts';
 import { DeliveryEngine } from './delivery-engine.ts';
+import { LocalLeases, PgLeases } from './endpoint-leases.ts';
 
 /**
  * The delivery thread's entry: builds the engine from the options it is handed, and
@@ -38,7 +40,16 @@ const report = (update: MetricUpdate) => {
 
 const writer = new OutboxClient(null, { whileDetached: 'queue', unavailable: (reason) => new Error(reason) });
 const logger = createLogger(logLevel).child({ thread: 'delivery' });
-const engine = new DeliveryEngine(options, writer, new OutboxReader(options.outbox.file), report, logger);
+const engine = openEngine();
+await engine.start();
+
+/** On the embedded outbox this process delivers every endpoint; on the shared one, those it leases. */
+function openEngine(): DeliveryEngine {
+  const pg = options.outbox.postgres;
+  const names = options.endpoints.map((e) => e.name);
+  const [reader, leases] = pg ? [new PgReader(pg), new PgLeases(pg, names, logger)] : [new OutboxReader(options.outbox.file), new LocalLeases()];
+  return new DeliveryEngine(options, writer, reader, leases, report, logger);
+}
 
 async function call(c: DeliveryCall): Promise<unknown> {
   switch (c.method) {

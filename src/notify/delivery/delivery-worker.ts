@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { QueuedEvent } from '../outbox/outbox-reader.ts';
+import type { QueuedEvent } from '../outbox/outbox-reads.ts';
 import type { AttemptLedger } from './attempt-ledger.ts';
 import { EndpointGoneError, GaveUpError } from './delivery-error.ts';
 import type { Sink } from './sink.ts';
@@ -8,7 +8,7 @@ import type { Sink } from './sink.ts';
 /** One endpoint's view of the outbox. */
 export interface EndpointQueue {
   /** Pending events after `afterSeq`, oldest first. */
-  next(afterSeq: number, limit: number): QueuedEvent[];
+  next(afterSeq: number, limit: number): Promise<QueuedEvent[]>;
   isDisabled(): boolean;
   delivered(seqs: number[], status: number): void;
   dead(seqs: number[], status: number | null, reason: string): void;
@@ -75,6 +75,16 @@ export class DeliveryWorker {
     }
   }
 
+  /**
+   * Reads the queue from its start again: this replica took the endpoint over (a shared
+   * outbox), and whatever another replica left pending goes first.
+   */
+  rewind(): void {
+    this.cursor = 0;
+    this.readAhead = [];
+    this.wake();
+  }
+
   /** New events were committed (or the endpoint was enabled): look again. */
   wake(): void {
     this.signalled = true;
@@ -92,7 +102,7 @@ export class DeliveryWorker {
         await this.waitForWake();
         continue;
       }
-      let batch = this.take();
+      let batch = await this.take();
       if (batch.length === 0) {
         await this.waitForWake();
         continue;
@@ -103,7 +113,7 @@ export class DeliveryWorker {
         if (waited < this.options.maxWaitMs) {
           await sleep(this.options.maxWaitMs - waited, undefined, { signal: this.signal }).catch(() => undefined);
           this.readAhead = [];
-          batch = this.take();
+          batch = await this.take();
         }
       }
       await this.deliver(batch);
@@ -114,10 +124,10 @@ export class DeliveryWorker {
    * The next batch after the cursor. Rows are read ahead in blocks, so an endpoint taking one
    * event per request does not query the outbox once per event.
    */
-  private take(): QueuedEvent[] {
+  private async take(): Promise<QueuedEvent[]> {
     if (this.readAhead.length < this.options.maxEvents) {
       const after = this.readAhead.length > 0 ? this.readAhead[this.readAhead.length - 1]!.seq : this.cursor;
-      this.readAhead.push(...this.queue.next(after, Math.max(READ_AHEAD, this.options.maxEvents)));
+      this.readAhead.push(...(await this.queue.next(after, Math.max(READ_AHEAD, this.options.maxEvents))));
     }
     return this.readAhead.slice(0, this.options.maxEvents);
   }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { EndpointStatus } from '../admin.ts';
-import type { EndpointCounts, OutboxReader } from '../outbox/outbox-reader.ts';
+import type { EndpointCounts, OutboxReads } from '../outbox/outbox-reads.ts';
 
 /** Why a removed endpoint is listed as disabled. */
 export const REMOVED_REASON = 'removed from the configuration';
@@ -10,11 +10,11 @@ export const REMOVED_REASON = 'removed from the configuration';
  * pending events will never be delivered unless the endpoint is configured again (under the same
  * name); upkeep prunes them after the dead-letter retention.
  */
-export function removedEndpoints(reader: OutboxReader, configured: ReadonlySet<string>): Map<string, EndpointCounts> {
+export async function removedEndpoints(reader: OutboxReads, configured: ReadonlySet<string>): Promise<Map<string, EndpointCounts>> {
   const out = new Map<string, EndpointCounts>();
-  for (const name of reader.endpointsWithRows()) {
+  for (const name of await reader.endpointsWithRows()) {
     if (configured.has(name)) continue;
-    const counts = reader.counts(name);
+    const counts = await reader.counts(name);
     if (counts.pending + counts.delivered + counts.dead > 0) out.set(name, counts);
   }
   return out;

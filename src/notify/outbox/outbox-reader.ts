@@ -1,36 +1,18 @@
 import Database from 'better-sqlite3';
-import type { Event } from '../event.ts';
 import type { IntentRecord } from '../events/change-intent.ts';
 import { EventState } from '../protocol.ts';
 import type { AttemptRecord } from './outbox-client.ts';
+import {
+  attemptRecord,
+  queued,
+  type AttemptRow,
+  type DeadLetter,
+  type EndpointCounts,
+  type EventRow,
+  type OutboxReads,
+  type QueuedEvent,
+} from './outbox-reads.ts';
 import { OutboxSchema } from './outbox-schema.ts';
-
-/** One event queued for one endpoint. */
-export interface QueuedEvent {
-  seq: number;
-  endpoint: string;
-  event: Event;
-  attempts: number;
-  enqueuedAt: number;
-}
-
-export interface EndpointCounts {
-  pending: number;
-  delivered: number;
-  dead: number;
-}
-
-/** The columns of an `events` row that make a QueuedEvent. */
-interface EventRow {
-  seq: number;
-  payload: string;
-  attempts: number;
-  enqueued_at: number;
-}
-
-function queued(endpoint: string, r: EventRow): QueuedEvent {
-  return { seq: r.seq, endpoint, event: JSON.parse(r.payload) as Event, attempts: r.attempts, enqueuedAt: r.enqueued_at };
-}
 
 /**
  * Creates the outbox file and its tables (or migrates an older one), before any thread opens it.
@@ -47,8 +29,8 @@ export function createOutbox(file: string): IntentRecord[] {
   }
 }
 
-/** Reads the outbox on a connection of its own (WAL: readers never block the writer). */
-export class OutboxReader {
+/** Reads the outbox file on a connection of its own (WAL: readers never block the writer). */
+export class OutboxReader implements OutboxReads {
   private readonly db: Database.Database;
   private readonly sql: OutboxSchema;
 
@@ -59,39 +41,23 @@ export class OutboxReader {
   }
 
   /** Pending events for an endpoint after `afterSeq`, oldest first. */
-  next(endpoint: string, afterSeq: number, limit: number): QueuedEvent[] {
+  async next(endpoint: string, afterSeq: number, limit: number): Promise<QueuedEvent[]> {
     const rows = this.sql.next.all(endpoint, EventState.Pending, afterSeq, limit) as EventRow[];
     return rows.map((r) => queued(endpoint, r));
   }
 
   /** Endpoints switched off by a 410 Gone, with the reason. */
-  disabledEndpoints(): Map<string, string | null> {
+  async disabledEndpoints(): Promise<Map<string, string | null>> {
     const rows = this.sql.disabledEndpoints.all() as { endpoint: string; reason: string | null }[];
     return new Map(rows.map((r) => [r.endpoint, r.reason]));
   }
 
-  recentAttempts(endpoint: string, limit: number): AttemptRecord[] {
-    const rows = this.sql.attempts.all(endpoint, limit) as {
-      event_ids: string;
-      at: number;
-      status: number | null;
-      latency_ms: number;
-      error: string | null;
-      response: string | null;
-    }[];
-    return rows.map((r) => ({
-      endpoint,
-      eventIds: JSON.parse(r.event_ids) as string[],
-      at: r.at,
-      status: r.status,
-      latencyMs: r.latency_ms,
-      error: r.error,
-      response: r.response,
-    }));
+  async recentAttempts(endpoint: string, limit: number): Promise<AttemptRecord[]> {
+    return (this.sql.attempts.all(endpoint, limit) as AttemptRow[]).map((r) => attemptRecord(endpoint, r));
   }
 
   /** The last attempt's status, and since when attempts have failed (null when the last one succeeded). */
-  health(endpoint: string): { lastStatus: number | null; failingSince: number | null } {
+  async health(endpoint: string): Promise<{ lastStatus: number | null; failingSince: number | null }> {
     const last = this.sql.lastAttempt.get(endpoint) as { status: number | null } | undefined;
     if (!last) return { lastStatus: null, failingSince: null };
     if (last.status !== null && last.status >= 200 && last.status < 300) return { lastStatus: last.status, failingSince: null };
@@ -100,11 +66,11 @@ export class OutboxReader {
   }
 
   /** Every endpoint with rows in the outbox, configured or not. */
-  endpointsWithRows(): string[] {
+  async endpointsWithRows(): Promise<string[]> {
     return (this.sql.endpointsWithRows.all() as { endpoint: string }[]).map((r) => r.endpoint);
   }
 
-  counts(endpoint: string): EndpointCounts {
+  async counts(endpoint: string): Promise<EndpointCounts> {
     const out: EndpointCounts = { pending: 0, delivered: 0, dead: 0 };
     for (const row of this.sql.counts.all(endpoint) as { state: number; n: number }[]) {
       if (row.state === EventState.Pending) out.pending = row.n;
@@ -114,7 +80,7 @@ export class OutboxReader {
     return out;
   }
 
-  deadLetters(endpoint: string, limit: number): (QueuedEvent & { error: string | null; status: number | null })[] {
+  async deadLetters(endpoint: string, limit: number): Promise<DeadLetter[]> {
     const rows = this.sql.dead.all(endpoint, EventState.Dead, limit) as (EventRow & {
       last_error: string | null;
       last_status: number | null;
@@ -122,7 +88,7 @@ export class OutboxReader {
     return rows.map((r) => ({ ...queued(endpoint, r), error: r.last_error, status: r.last_status }));
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.db.close();
   }
 }
