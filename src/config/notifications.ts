@@ -9,6 +9,32 @@ function atLeastASecondIfZero(ms: number): number {
   return ms > 0 ? ms : 1_000;
 }
 
+const webhookSecret = z
+  .string()
+  .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'secret must be "whsec_" followed by base64 (Standard Webhooks)');
+
+/** Standard Webhooks' asymmetric secret key: base64 of the raw 32-byte Ed25519 seed (or libsodium's 64 bytes). */
+const ed25519PrivateKey = z
+  .string()
+  .regex(/^whsk_[A-Za-z0-9+/]+={0,2}$/, 'signing.ed25519 must be true or "whsk_" followed by base64')
+  .refine((k) => [32, 64].includes(Buffer.from(k.slice('whsk_'.length), 'base64').length), {
+    message: 'signing.ed25519: a whsk_ key is the base64 of a 32-byte Ed25519 seed (or 64 bytes: seed and public key)',
+  });
+
+/** Options that only mean something together: refused at load rather than half-honoured. */
+function cloudEventsFit(e: { envelope: string; cloudevents?: { mode: string } | undefined; batch?: { maxevents: number } | undefined }, ctx: z.RefinementCtx): void {
+  if (e.cloudevents && e.envelope !== 'cloudevents') {
+    ctx.addIssue({ code: 'custom', path: ['cloudevents'], message: 'cloudevents options need envelope: cloudevents' });
+  }
+  if (e.envelope === 'cloudevents' && e.cloudevents?.mode === 'binary' && e.batch && e.batch.maxevents > 1) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['batch'],
+      message: 'binary CloudEvents carry one event per request: use cloudevents.mode structured to batch, or batch.maxevents 1',
+    });
+  }
+}
+
 /** Distribution's `notifications.endpoints[]`, plus Dockyard's delivery options. */
 export const endpointSchema = z.strictObject({
   // Distribution's keys
@@ -38,10 +64,10 @@ export const endpointSchema = z.strictObject({
   maxage: duration.default(72 * HOUR),
   /** Longest wait between two attempts (Retry-After may ask for up to an hour). */
   maxbackoff: duration.default(5 * 60_000),
-  secret: z
-    .string()
-    .regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, 'secret must be "whsec_" followed by base64 (Standard Webhooks)')
-    .optional(),
+  /** One Standard Webhooks secret, or a list (each attempt is signed with every one: rotation without a gap). */
+  secret: z.union([webhookSecret, z.array(webhookSecret).min(1, 'secret: a list needs at least one secret')]).optional(),
+  /** `v1a` signatures: `ed25519: true` generates a key pair kept with the outbox; or the private key, `whsk_...`. */
+  signing: z.strictObject({ ed25519: z.union([ed25519PrivateKey, bool]).default(false) }).optional(),
   batch: z
     .strictObject({
       maxevents: int(1, 10_000).default(100),
@@ -59,15 +85,17 @@ export const endpointSchema = z.strictObject({
       message: 'tls.certificate and tls.key must be given together',
     })
     .optional(),
-  /** `v1`: Distribution 2.x's media type; `v2`: Distribution 3's. */
-  envelope: z.enum(['v1', 'v2']).default('v1'),
+  /** `v1`: Distribution 2.x's media type; `v2`: Distribution 3's; `cloudevents`: CloudEvents 1.0 over HTTP. */
+  envelope: z.enum(['v1', 'v2', 'cloudevents']).default('v1'),
+  /** With `envelope: cloudevents`: structured (the event in the body, the default) or binary (`ce-*` headers). */
+  cloudevents: z.strictObject({ mode: z.enum(['structured', 'binary']).default('structured') }).optional(),
 });
 
 export const notificationsSchema = z
   .strictObject({
     events: z.strictObject({ includereferences: bool.default(false) }).prefault({}),
     endpoints: z
-      .array(endpointSchema)
+      .array(endpointSchema.superRefine(cloudEventsFit))
       .default([])
       .refine((eps) => new Set(eps.map((e) => e.name)).size === eps.length, { message: 'endpoint names must be unique' }),
     outbox: z
@@ -127,7 +155,8 @@ function endpointOptions(e: EndpointConfig): EndpointOptions {
       maxAgeMs: e.maxage,
     },
     batch: { maxEvents: e.batch?.maxevents ?? 1, maxWaitMs: e.batch?.maxwait ?? 0 },
-    secret: e.secret ?? null,
+    secrets: e.secret === undefined ? [] : typeof e.secret === 'string' ? [e.secret] : e.secret,
+    ed25519: typeof e.signing?.ed25519 === 'string' ? { privateKey: e.signing.ed25519 } : e.signing?.ed25519 ? 'generate' : null,
     tls: e.tls
       ? {
           caFile: e.tls.ca ?? null,
@@ -137,5 +166,6 @@ function endpointOptions(e: EndpointConfig): EndpointOptions {
         }
       : null,
     envelope: e.envelope,
+    cloudEventsMode: e.cloudevents?.mode ?? 'structured',
   };
 }

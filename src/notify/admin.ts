@@ -20,6 +20,11 @@ export interface EndpointStatus {
   /** Since when attempts have been failing, or null while healthy. */
   failingSince: string | null;
   lastStatus: number | null;
+  /**
+   * With `signing: {ed25519: ...}`: the key consumers verify `v1a` signatures with, `whpk_` + base64
+   * of the raw 32-byte Ed25519 public key (absent otherwise). It cannot sign, so it can be handed out.
+   */
+  publickey?: string;
 }
 
 /** A notifications thread: running, dead (a restart is scheduled), or started and not yet ready. */

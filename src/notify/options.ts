@@ -40,11 +40,21 @@ export interface EndpointOptions {
   retry: RetryOptions;
   /** Events per request; one, unbatched, unless configured. */
   batch: { maxEvents: number; maxWaitMs: number };
-  /** A Standard Webhooks secret (`whsec_...`): requests are signed when given. */
-  secret: string | null;
+  /**
+   * Standard Webhooks secrets (`whsec_...`): each attempt carries one `v1` signature per secret,
+   * so a consumer rotates without a gap. Empty: no `v1` signatures.
+   */
+  secrets: string[];
+  /**
+   * The Ed25519 key of `v1a` signatures (`whsk_...`); `generate` (one kept with the outbox) until
+   * the notifier resolves it at start, before the threads start; null: none.
+   */
+  ed25519: { privateKey: string } | 'generate' | null;
   tls: TlsOptions | null;
-  /** `v1`: Distribution 2.x's media type; `v2`: Distribution 3's. */
-  envelope: 'v1' | 'v2';
+  /** `v1`: Distribution 2.x's media type; `v2`: Distribution 3's; `cloudevents`: CloudEvents 1.0. */
+  envelope: 'v1' | 'v2' | 'cloudevents';
+  /** For `envelope: cloudevents`: the event in the body (`structured`) or its attributes in `ce-*` headers (`binary`). */
+  cloudEventsMode: 'structured' | 'binary';
 }
 
 /** Which events an endpoint wants (EventFilter). */

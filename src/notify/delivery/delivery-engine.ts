@@ -11,8 +11,14 @@ import { DeliveryWorker, type EndpointQueue } from './delivery-worker.ts';
 import { HttpSink, type AttemptOutcome } from './http-sink.ts';
 import { logRemovedEndpoints, removedEndpoints, removedStatus } from './removed-endpoints.ts';
 import { RetryingSink } from './retrying-sink.ts';
+import { publicKeyOf } from './signing.ts';
 
 const PRUNE_INTERVAL_MS = 60_000;
+
+/** `publickey` of an endpoint that signs with Ed25519 (its key resolved at start). */
+function publicKey(endpoint: EndpointOptions): Pick<EndpointStatus, 'publickey'> {
+  return typeof endpoint.ed25519 === 'object' && endpoint.ed25519 ? { publickey: publicKeyOf(endpoint.ed25519.privateKey) } : {};
+}
 
 interface EndpointRuntime {
   endpoint: EndpointOptions;
@@ -140,6 +146,7 @@ export class DeliveryEngine {
         deadLetters: counts.dead,
         failingSince: r.failingSince === null ? null : new Date(r.failingSince).toISOString(),
         lastStatus: r.lastStatus,
+        ...publicKey(r.endpoint),
       };
     });
     const removed = [...removedEndpoints(this.reader, this.configured)].map(([name, counts]) => removedStatus(name, counts));

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
-import { EVENTS_MEDIA_TYPE_V1, EVENTS_MEDIA_TYPE_V2 } from '../envelope-media-types.ts';
 import type { Event } from '../event.ts';
 import type { EndpointOptions } from '../options.ts';
 import { DeliveryError, parseRetryAfter } from './delivery-error.ts';
-import { signatureHeaders } from './signing.ts';
+import { envelopeEncoder, type EnvelopeEncoder } from './envelope-encoding.ts';
+import { privateKeyOf, signatureHeaders } from './signing.ts';
 import type { Sink } from './sink.ts';
 
 /** How much of a response body the delivery log keeps. */
@@ -33,6 +33,7 @@ export type AttemptObserver = (outcome: AttemptOutcome) => void;
 export class HttpSink implements Sink {
   private readonly agent: Agent;
   private readonly headers: Record<string, string>;
+  private readonly encode: EnvelopeEncoder;
 
   constructor(
     private readonly endpoint: EndpointOptions,
@@ -56,15 +57,18 @@ export class HttpSink implements Sink {
     for (const [name, value] of Object.entries(endpoint.headers)) {
       this.headers[name.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
     }
-    this.headers['content-type'] = endpoint.envelope === 'v2' ? EVENTS_MEDIA_TYPE_V2 : EVENTS_MEDIA_TYPE_V1;
     this.headers['user-agent'] ??= USER_AGENT;
+    this.encode = envelopeEncoder(endpoint);
+    // Checked once here: a key the notifier left unresolved, or a bad one, fails the build loudly.
+    if (endpoint.ed25519 === 'generate') throw new Error(`endpoint ${endpoint.name}: its Ed25519 key was not resolved at start`);
+    if (endpoint.ed25519) privateKeyOf(endpoint.ed25519.privateKey);
   }
 
   async write(events: Event[]): Promise<void> {
-    const body = JSON.stringify({ events });
-    const headers = this.endpoint.secret
-      ? { ...this.headers, ...signatureHeaders(this.endpoint.secret, messageId(events), body) }
-      : this.headers;
+    const encoded = this.encode(events);
+    const body = encoded.body;
+    // Signed over the exact bytes sent, whatever the envelope.
+    const headers = { ...this.headers, ...encoded.headers, ...signatureHeaders(this.endpoint, messageId(events), body) };
     const started = performance.now();
     const outcome: AttemptOutcome = { endpoint: this.endpoint.name, events, status: null, latencyMs: 0, error: null, response: null };
     try {

@@ -68,6 +68,13 @@ export class OutboxSchema {
         at     INTEGER NOT NULL,
         record TEXT    NOT NULL
       );
+      -- Ed25519 keys of v1a signatures generated for endpoints (signing-keys.ts): made once, by
+      -- whichever process starts first, so every process on this outbox signs with the same key.
+      CREATE TABLE IF NOT EXISTS signing_keys (
+        endpoint   TEXT    PRIMARY KEY,
+        secret     TEXT    NOT NULL,
+        created_at INTEGER NOT NULL
+      );
       CREATE TABLE IF NOT EXISTS probe (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         at INTEGER NOT NULL
