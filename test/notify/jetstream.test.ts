@@ -142,7 +142,7 @@ describe('a NATS JetStream endpoint', { timeout: 60_000 }, () => {
             // Batched: still one message per event, in order, each acknowledged.
             name: 'batched',
             url: nats.url,
-            jetstream: { stream: 'BATCHED', subject: 'registry.batched' },
+            jetstream: { stream: 'BATCHED', subject: 'registry.batched', duplicatewindow: '10m' },
             batch: { maxevents: 10, maxwait: '100ms' },
             timeout: '500ms',
           },
@@ -182,7 +182,10 @@ describe('a NATS JetStream endpoint', { timeout: 60_000 }, () => {
       verify(SECRET, m.headers, m.body); // throws unless the signature matches the body
     }
     const jsm = await consumer.jetstreamManager();
-    assert.deepEqual((await jsm.streams.info(STREAM)).config.subjects, [SUBJECT]);
+    const created = (await jsm.streams.info(STREAM)).config;
+    assert.deepEqual(created.subjects, [SUBJECT]);
+    assert.equal(created.duplicate_window, 3_600 * 1e9, 'an hour of duplicate window by default (nanoseconds)');
+    assert.equal((await jsm.streams.info('BATCHED')).config.duplicate_window, 600 * 1e9, 'the configured duplicatewindow');
     await drained(registry, 'batched');
     const batched = await streamMessages(consumer, 'BATCHED');
     assert.deepEqual(batched.map((m) => m.event.id), messages.map((m) => m.event.id), 'a batch is published event by event, in order');
@@ -251,7 +254,7 @@ describe('JetStream endpoint configuration', () => {
 
   it('maps a nats:// url with a jetstream block to the endpoint options', () => {
     const { config } = withEndpoint({ url: 'nats://nats:4222', jetstream: { stream: STREAM, subject: SUBJECT } })();
-    assert.deepEqual(config.notifications.endpoints[0]?.jetstream, { stream: STREAM, subject: SUBJECT });
+    assert.deepEqual(config.notifications.endpoints[0]?.jetstream, { stream: STREAM, subject: SUBJECT, duplicatewindow: 3_600_000 });
   });
 
   it('refuses a nats:// url without a jetstream block', () => {

@@ -148,7 +148,7 @@ describe('deploy/*.yml: the registry loads them with its own loader', () => {
     assert.equal(config.http.addr, '0.0.0.0:5000');
     assert.equal(config.storage.delete.enabled, true);
     assert.equal(config.notifications.endpoints[0]?.url, 'http://receiver:8080/events');
-    assert.deepEqual(config.notifications.endpoints[1]?.jetstream, { stream: 'REGISTRY_EVENTS', subject: 'registry.events' });
+    assert.deepEqual(config.notifications.endpoints[1]?.jetstream, { stream: 'REGISTRY_EVENTS', subject: 'registry.events', duplicatewindow: 3_600_000 });
     assert.equal(config.notifications.outbox.path, raw.notifications.outbox.path);
     const storage = config.storage as unknown as Record<string, Record<string, unknown> | undefined>;
     assert.equal(storage.s3?.bucket, 'dockyard');

@@ -1,4 +1,4 @@
-import { connect, headers as natsHeaders, type ConnectionOptions, type NatsConnection, type PubAck } from 'nats';
+import { connect, nanos, headers as natsHeaders, type ConnectionOptions, type NatsConnection, type PubAck } from 'nats';
 import { EVENTS_MEDIA_TYPE_V1, EVENTS_MEDIA_TYPE_V2 } from '../envelope-media-types.ts';
 import type { Event } from '../event.ts';
 import type { EndpointOptions, JetStreamOptions } from '../options.ts';
@@ -19,9 +19,6 @@ export const PUBACK_DUPLICATE = 208;
 /** How long a client waits between reconnect attempts after it lost a server it had. */
 const RECONNECT_WAIT_MS = 250;
 
-/** Stream config checks come back as this: the stream exists but does not take our subject. */
-class StreamMismatchError extends Error {}
-
 /**
  * Publishes each event to a JetStream subject as its own message, in order, and counts it
  * delivered only once JetStream acknowledged it (PubAck). `Nats-Msg-Id` is the event id, so a
@@ -31,6 +28,9 @@ class StreamMismatchError extends Error {}
  * The body is what HttpSink would POST for that one event (`{"events":[event]}`, the endpoint's
  * envelope media type in `Content-Type`), so one parser and the same JSON Schema serve both. The
  * endpoint's headers and, with a secret, the Standard Webhooks headers travel as NATS headers.
+ *
+ * The duplicate window is the stream's: one created here gets `duplicatewindow` (an hour unless
+ * configured), so a retry after a lost PubAck or an operator's redelivery within it adds no copy.
  *
  * One connection per endpoint, made on the first write (a server that is down then is a failed
  * attempt, retried like any other), reconnecting by itself afterwards. The stream is created when
@@ -147,7 +147,10 @@ export class JetStreamSink implements Sink {
     };
   }
 
-  /** Creates the stream when missing; refuses (without changing it) one that does not take the subject. */
+  /**
+   * Creates the stream when missing, with the configured duplicate window; refuses (without
+   * changing it) one that does not take the subject.
+   */
   private async ensureStream(nc: NatsConnection): Promise<void> {
     const { stream, subject } = this.jetstream;
     const jsm = await nc.jetstreamManager({ timeout: this.endpoint.timeoutMs });
@@ -155,14 +158,14 @@ export class JetStreamSink implements Sink {
       const info = await jsm.streams.info(stream);
       const subjects = info.config.subjects ?? [];
       if (!subjects.some((pattern) => subjectMatches(pattern, subject))) {
-        throw new StreamMismatchError(
+        throw new Error(
           `stream ${stream} exists with subjects ${JSON.stringify(subjects)}, which do not include ${subject}: ` +
             `add the subject to the stream, or configure another stream`,
         );
       }
     } catch (err) {
       if (!isStreamNotFound(err)) throw err;
-      await jsm.streams.add({ name: stream, subjects: [subject] });
+      await jsm.streams.add({ name: stream, subjects: [subject], duplicate_window: nanos(this.jetstream.duplicateWindowMs) });
     }
   }
 
