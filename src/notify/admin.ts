@@ -1,6 +1,10 @@
 import type { AttemptOutcome } from './delivery/http-sink.ts';
+import type { Event } from './event.ts';
 import type { AttemptRecord } from './outbox/outbox-client.ts';
-import type { QueuedEvent } from './outbox/outbox-reader.ts';
+import type { EventRange } from './protocol.ts';
+
+export type { EventRange };
+import type { QueuedEvent } from './outbox/outbox-reads.ts';
 
 /** One endpoint as the operator sees it (`GET /notifications/endpoints`). */
 export interface EndpointStatus {
@@ -55,6 +59,10 @@ export interface NotificationAdmin {
   deadLetters(name: string, limit: number): Promise<(QueuedEvent & { error: string | null; status: number | null })[]>;
   /** Queues a stored event again; false when the endpoint never had it (or it was pruned). */
   redeliver(name: string, eventId: string): Promise<boolean>;
+  /** Queues the endpoint's retained events of a range again (same ids, in order); how many. */
+  replay(name: string, range: EventRange): Promise<number>;
+  /** Retained events of a range, each once, oldest first. */
+  events(range: EventRange, limit: number): Promise<Event[]>;
   /** Sends a test event now, outside the queue, and says what happened. */
   ping(name: string): Promise<AttemptOutcome>;
   /** Re-enables an endpoint that a 410 Gone disabled; resolves once the delivery thread has done it. */

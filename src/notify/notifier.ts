@@ -40,6 +40,14 @@ export class NoopNotifier implements Notifier, NotificationAdmin {
     return false;
   }
 
+  async replay() {
+    return 0;
+  }
+
+  async events() {
+    return [];
+  }
+
   ping(): never {
     throw new Error('no notification endpoints are configured');
   }

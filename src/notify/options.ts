@@ -15,8 +15,10 @@ export interface NotifyOptions {
 }
 
 export interface OutboxOptions {
-  /** The SQLite file. */
+  /** The SQLite file (the embedded outbox; unused with `postgres`). */
   file: string;
+  /** The shared outbox in PostgreSQL instead of the SQLite file, or null. */
+  postgres: PostgresOutboxOptions | null;
   /** How long delivered events are kept for redelivery. */
   retentionMs: number;
   /** How long dead letters (and queued events of endpoints no longer configured) are kept. */
@@ -27,6 +29,15 @@ export interface OutboxOptions {
    * false`): a kill still loses nothing, a power cut may lose what was not flushed, as for storage.
    */
   durableIntents: boolean;
+}
+
+/** `notifications.outbox.postgres`: a connection as node-postgres takes it. */
+export interface PostgresOutboxOptions {
+  /** A `postgres://` URL; null: node-postgres reads PGHOST, PGUSER, ... from the environment. */
+  url: string | null;
+  /** TLS, as node-postgres takes it (PEM contents, read at start), or null. */
+  ssl: { ca?: string; cert?: string; key?: string; rejectUnauthorized: boolean } | null;
+  connectTimeoutMs: number;
 }
 
 export interface EndpointOptions {
@@ -55,6 +66,16 @@ export interface EndpointOptions {
   envelope: 'v1' | 'v2' | 'cloudevents';
   /** For `envelope: cloudevents`: the event in the body (`structured`) or its attributes in `ce-*` headers (`binary`). */
   cloudEventsMode: 'structured' | 'binary';
+  /** Given for a `nats://` or `tls://` url: events go to this JetStream stream, not over HTTP. */
+  jetstream: JetStreamOptions | null;
+}
+
+/** Where a JetStream endpoint publishes: `subject`, stored by `stream` (created when missing). */
+export interface JetStreamOptions {
+  stream: string;
+  subject: string;
+  /** The duplicate window of a stream created here: redeliveries within it add no copy. */
+  duplicateWindowMs: number;
 }
 
 /** Which events an endpoint wants (EventFilter). */

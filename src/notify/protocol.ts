@@ -56,6 +56,8 @@ export type OutboxOp =
       response: string | null;
     }
   | { t: 'redeliver'; endpoint: string; eventId: string }
+  /** Queues again, once each and in their order, the endpoint's retained events of a range (result: how many). */
+  | ({ t: 'replay'; endpoint: string } & EventRange)
   | { t: 'endpointState'; endpoint: string; disabled: boolean; reason: string | null }
   /** Starts upkeep (outbox/outbox-upkeep.ts); it runs after the commit, in small batches. */
   | { t: 'prune'; retentionMs: number; deadRetentionMs: number; removedEndpoints: string[]; keepAttempts: number }
@@ -63,6 +65,20 @@ export type OutboxOp =
   | { t: 'probe' }
   /** Nothing: waited for, it marks the point by which everything queued before is committed. */
   | { t: 'barrier' };
+
+/** What an op answers: redeliver whether it found the event, replay how many it queued; the rest null. */
+export type OpResult = boolean | number | null;
+
+/**
+ * Retained events by when they happened (the event's own timestamp, ISO 8601, from inclusive to
+ * exclusive) and, optionally, repository and action.
+ */
+export interface EventRange {
+  since: string;
+  until: string;
+  repository: string | null;
+  action: string | null;
+}
 
 /** One group commit: the ops, and whether it must reach the disk before it is acknowledged. */
 export interface WriteRequest {
@@ -76,7 +92,7 @@ export interface WriteRequest {
 /** What the writer sends back to a client. */
 export type WriterMessage =
   /** One entry per op: for `redeliver`, whether the event was found; otherwise null. */
-  | { kind: 'reply'; id: number; results?: (boolean | null)[]; error?: string }
+  | { kind: 'reply'; id: number; results?: OpResult[]; error?: string }
   /** New events were committed for these endpoints (told to delivery clients). */
   | { kind: 'committed'; endpoints: string[] }
   /** The writer opened the outbox and takes writes (to the main thread, once per incarnation). */
@@ -106,6 +122,8 @@ export interface DeliveryMethods {
   deliveries(name: string, limit: number): AttemptRecord[];
   deadLetters(name: string, limit: number): (QueuedEvent & { error: string | null; status: number | null })[];
   redeliver(name: string, eventId: string): boolean;
+  replay(name: string, range: EventRange): number;
+  events(range: EventRange, limit: number): Event[];
   enable(name: string): null;
   ping(name: string, event: Event): AttemptOutcome;
   close(): null;

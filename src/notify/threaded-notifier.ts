@@ -22,7 +22,8 @@ import { OutboxClient, type AttemptRecord } from './outbox/outbox-client.ts';
 import { openOutboxBackend, type OutboxBackend } from './outbox/outbox-backend.ts';
 import { resolveSigningKeys } from './outbox/signing-keys.ts';
 import type { QueuedEvent } from './outbox/outbox-reads.ts';
-import type { DeliveryMessage, DeliveryMethod, DeliveryMethods, DeliveryRequest } from './protocol.ts';
+import type { Event } from './event.ts';
+import type { DeliveryMessage, DeliveryMethod, DeliveryMethods, DeliveryRequest, EventRange } from './protocol.ts';
 import { DEFAULT_SUPERVISION, Supervisor, type SupervisorOptions } from './threads/supervisor.ts';
 import { armedFor, parseThreadFailpoints, THREAD_FAILPOINTS_ENV } from './threads/thread-failpoint.ts';
 import { startThread } from './threads/thread.ts';
@@ -238,6 +239,15 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
 
   redeliver(name: string, eventId: string): Promise<boolean> {
     return this.call('redeliver', name, eventId);
+  }
+
+  async replay(name: string, range: EventRange): Promise<number> {
+    return this.call('replay', name, range);
+  }
+
+  async events(range: EventRange, limit: number): Promise<Event[]> {
+    await this.listening.settled(); // a pull reported after its response is in the outbox first
+    return this.call('events', range, limit);
   }
 
   async enable(name: string): Promise<void> {

@@ -122,6 +122,7 @@ describe('replicas sharing a PostgreSQL outbox', { timeout: 180_000 }, () => {
     const a = await replica('a3', url, receiver.url());
     const b = await replica('b3', url, receiver.url());
     const [ca, cb] = [new NotifyClient(a.url), new NotifyClient(b.url)];
+    const since = new Date().toISOString();
     for (let i = 0; i < 3; i++) {
       await ca.pushImage(`both/a${i}`, 'v1', ociImage({ layers: 1 }));
       await cb.pushImage(`both/b${i}`, 'v1', ociImage({ layers: 1 }));
@@ -141,5 +142,20 @@ describe('replicas sharing a PostgreSQL outbox', { timeout: 180_000 }, () => {
     ]);
     assert.equal(da.deliveries.length, 18, 'the delivery log has every attempt');
     assert.deepEqual(dbs.deliveries, da.deliveries, 'and either replica shows the same log');
+
+    // Replay through B what A and B queued: the same ids again, once each, in their order.
+    const listed = await adminJson<{ events: Event[] }>(a, `/notifications/events?since=${since}`);
+    assert.deepEqual(listed.events.map((e) => e.id), ids, 'A lists every retained event, in delivery order');
+    receiver.clear();
+    const replay = await adminJson<{ queued: number }>(
+      b,
+      '/notifications/endpoints/hook/replay',
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ since }) },
+      202,
+    );
+    assert.equal(replay.queued, 18);
+    await eventually(() => receiver.requests.length >= 18, 'the replay is delivered', 20_000);
+    await Promise.all([drained(a, 'hook', 20_000), drained(b, 'hook', 20_000)]);
+    assert.deepEqual(receiver.requests.flatMap(eventsOf).map((e) => e.id), ids, 'the same events, in the same order, once');
   });
 });

@@ -1,6 +1,7 @@
-import type { RequestHandler, Router } from 'express';
+import { json, type RequestHandler, type Router } from 'express';
+import { z } from 'zod';
 import { RegistryError } from '../../oci/errors.ts';
-import type { NotificationAdmin } from '../../notify/admin.ts';
+import type { EventRange, NotificationAdmin } from '../../notify/admin.ts';
 import { envelopeJsonSchema } from '../../notify/event.ts';
 import { query } from '../params.ts';
 
@@ -20,6 +21,24 @@ export function registerNotificationRoutes(router: Router, admin: NotificationAd
   });
 
   router.use('/notifications/endpoints', adminOnly);
+  router.use('/notifications/events', adminOnly);
+
+  router.get('/notifications/events', async (req, res) => {
+    const range = eventRange({
+      since: query(req, 'since'),
+      until: query(req, 'until'),
+      repository: query(req, 'repository'),
+      action: query(req, 'action'),
+    });
+    res.json({ ...range, events: await admin.events(range, limit(query(req, 'limit'))) });
+  });
+
+  router.post('/notifications/endpoints/:name/replay', json({ limit: '16kb' }), async (req, res) => {
+    const name = endpointName(admin, req.params.name);
+    const range = eventRange(req.body ?? {});
+    const queued = await admin.replay(name, range);
+    res.status(202).json({ endpoint: name, ...range, queued });
+  });
 
   router.get('/notifications/endpoints', async (_req, res) => {
     res.json({ endpoints: await admin.status() });
@@ -70,6 +89,31 @@ export function registerNotificationRoutes(router: Router, admin: NotificationAd
     await admin.enable(name);
     res.status(204).end();
   });
+}
+
+const instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s).toISOString());
+const rangeSchema = z.strictObject({
+  since: instant,
+  /** Default: now. */
+  until: instant.optional(),
+  repository: z.string().min(1).max(255).optional(),
+  action: z.enum(['push', 'pull', 'delete', 'mount']).optional(),
+});
+
+/** A range of retained events, from a query string or a JSON body; ISO 8601 instants, normalized to UTC. */
+function eventRange(input: unknown): EventRange {
+  const parsed = rangeSchema.safeParse(input);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new RegistryError('UNSUPPORTED', `${issue.path.join('.') || 'range'}: ${issue.message}`, {
+      status: 400,
+      detail: { issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+    });
+  }
+  const r = parsed.data;
+  const until = r.until ?? new Date().toISOString();
+  if (until <= r.since) throw new RegistryError('UNSUPPORTED', '"until" must be after "since"', { status: 400, detail: { since: r.since, until } });
+  return { since: r.since, until, repository: r.repository ?? null, action: r.action ?? null };
 }
 
 function endpointName(admin: NotificationAdmin, name: string | undefined): string {

@@ -4,14 +4,18 @@ import type { Event } from '../event.ts';
 import { statusLabel, type MetricReporter } from '../metric-updates.ts';
 import type { EndpointOptions, NotifyOptions } from '../options.ts';
 import type { AttemptRecord, OutboxClient } from '../outbox/outbox-client.ts';
-import type { OutboxReader, QueuedEvent } from '../outbox/outbox-reader.ts';
+import type { OutboxReads, QueuedEvent } from '../outbox/outbox-reads.ts';
+import type { EventRange } from '../protocol.ts';
 import { threadFailpoint } from '../threads/thread-failpoint.ts';
 import { AttemptLedger } from './attempt-ledger.ts';
 import { DeliveryWorker, type EndpointQueue } from './delivery-worker.ts';
-import { HttpSink, type AttemptOutcome } from './http-sink.ts';
+import type { EndpointLeases } from './endpoint-leases.ts';
+import type { AttemptOutcome } from './http-sink.ts';
 import { logRemovedEndpoints, removedEndpoints, removedStatus } from './removed-endpoints.ts';
 import { RetryingSink } from './retrying-sink.ts';
 import { publicKeyOf } from './signing.ts';
+import type { Sink } from './sink.ts';
+import { createSink } from './sink-factory.ts';
 
 const PRUNE_INTERVAL_MS = 60_000;
 
@@ -22,7 +26,8 @@ function publicKey(endpoint: EndpointOptions): Pick<EndpointStatus, 'publickey'>
 
 interface EndpointRuntime {
   endpoint: EndpointOptions;
-  http: HttpSink;
+  /** The endpoint's one-attempt sink (HTTP or JetStream, see sink-factory.ts). */
+  http: Sink;
   worker: DeliveryWorker;
   failingSince: number | null;
   lastStatus: number | null;
@@ -36,43 +41,104 @@ interface EndpointRuntime {
 export class DeliveryEngine {
   private readonly endpoints = new Map<string, EndpointRuntime>();
   private readonly abort = new AbortController();
-  private readonly disabled: Map<string, string | null>;
-  private readonly pruneTimer: NodeJS.Timeout;
+  private readonly disabled = new Map<string, string | null>();
+  private pruneTimer: NodeJS.Timeout | null = null;
   /** Every endpoint in the configuration, disabled ones included: the rest are removed. */
   private readonly configured: ReadonlySet<string>;
 
   constructor(
-    options: NotifyOptions,
+    private readonly options: NotifyOptions,
     private readonly writer: OutboxClient,
-    private readonly reader: OutboxReader,
+    private readonly reader: OutboxReads,
+    /** Which endpoints this process delivers (all of them, unless replicas share the outbox). */
+    private readonly leases: EndpointLeases,
     private readonly report: MetricReporter,
     private readonly logger: Logger,
   ) {
-    this.disabled = reader.disabledEndpoints();
+    this.configured = new Set([...options.endpoints.map((e) => e.name), ...options.disabledEndpoints]);
+  }
+
+  /** Reads what the outbox remembers (disabled endpoints, health), then starts every endpoint's worker. */
+  async start(): Promise<void> {
+    const { options, writer, reader, logger } = this;
+    for (const [name, reason] of await reader.disabledEndpoints()) this.disabled.set(name, reason);
     for (const endpoint of options.endpoints) {
-      this.endpoints.set(endpoint.name, this.build(endpoint));
+      const runtime = this.build(endpoint);
+      // Health as the delivery log left it, so a restart does not make a failing endpoint look fine.
+      Object.assign(runtime, await this.healthOf(endpoint.name));
+      this.endpoints.set(endpoint.name, runtime);
     }
-    writer.onCommitted((names) => {
-      for (const name of names) this.endpoints.get(name)?.worker.wake();
+    writer.onCommitted((names) => this.wake(names));
+    this.leases.start({
+      changed: (name, held) => void this.leaseChanged(name, held),
+      woken: (names) => void this.woken(names).catch((err: unknown) => this.logger.warn({ err }, 'could not read endpoint states')),
     });
     for (const runtime of this.endpoints.values()) runtime.worker.start();
-    this.configured = new Set([...options.endpoints.map((e) => e.name), ...options.disabledEndpoints]);
-    const removed = removedEndpoints(reader, this.configured);
     const { retentionMs, deadLetterRetentionMs } = options.outbox;
-    logRemovedEndpoints(removed, deadLetterRetentionMs, logger);
-    const prune = () => writer.prune(retentionMs, deadLetterRetentionMs, [...removedEndpoints(reader, this.configured).keys()]);
-    prune(); // upkeep runs in the writer thread between commits, in small batches
-    this.pruneTimer = setInterval(prune, PRUNE_INTERVAL_MS).unref();
+    logRemovedEndpoints(await removedEndpoints(reader, this.configured), deadLetterRetentionMs, logger);
+    const prune = async () => {
+      const removed = await removedEndpoints(reader, this.configured);
+      writer.prune(retentionMs, deadLetterRetentionMs, [...removed.keys()]);
+    };
+    const pruneLogged = () => void prune().catch((err: unknown) => logger.warn({ err }, 'outbox upkeep not started'));
+    pruneLogged(); // upkeep runs in the writer thread between commits, in small batches
+    this.pruneTimer = setInterval(pruneLogged, PRUNE_INTERVAL_MS).unref();
+  }
+
+  private wake(names: string[]): void {
+    for (const name of names) this.endpoints.get(name)?.worker.wake();
+  }
+
+  /**
+   * Another replica changed an endpoint's state (an operator enabled it there, or its own
+   * delivery got a 410): this one, if it delivers the endpoint, reads the state again.
+   */
+  private async woken(names: string[]): Promise<void> {
+    if (names.some((n) => this.leases.holds(n))) {
+      const disabled = await this.reader.disabledEndpoints();
+      for (const name of names) {
+        if (disabled.has(name)) this.disabled.set(name, disabled.get(name) ?? null);
+        else this.disabled.delete(name);
+      }
+    }
+    this.wake(names);
+  }
+
+  private async healthOf(name: string): Promise<Pick<EndpointRuntime, 'failingSince' | 'lastStatus'>> {
+    const health = await this.reader.health(name);
+    return { failingSince: health.failingSince, lastStatus: health.lastStatus };
+  }
+
+  /**
+   * This replica took an endpoint over, or lost it (a shared outbox). Taken over: what the
+   * previous holder left (disabled state, health, pending events) is read again, from the start.
+   */
+  private async leaseChanged(name: string, held: boolean): Promise<void> {
+    const runtime = this.endpoints.get(name);
+    if (!runtime) return;
+    if (!held) {
+      runtime.worker.wake(); // it sees the lease is gone and drops what it read ahead
+      return;
+    }
+    try {
+      const disabled = await this.reader.disabledEndpoints();
+      if (disabled.has(name)) this.disabled.set(name, disabled.get(name) ?? null);
+      else this.disabled.delete(name);
+      Object.assign(runtime, await this.healthOf(name));
+    } catch (err) {
+      this.logger.warn({ err, endpoint: name }, 'could not read the endpoint state after taking it over');
+    }
+    runtime.worker.rewind();
   }
 
   private build(endpoint: EndpointOptions): EndpointRuntime {
     const name = endpoint.name;
-    const http = new HttpSink(endpoint, (outcome) => this.observe(outcome), this.abort.signal);
+    const http = createSink(endpoint, (outcome) => this.observe(outcome), this.abort.signal);
     const ledger = new AttemptLedger(this.writer);
     const retrying = new RetryingSink(name, http, endpoint.retry, ledger, this.abort.signal);
     const queue: EndpointQueue = {
       next: (afterSeq, limit) => this.reader.next(name, afterSeq, limit),
-      isDisabled: () => this.disabled.has(name),
+      isDisabled: () => this.disabled.has(name) || !this.leases.holds(name),
       delivered: (seqs, status) => {
         threadFailpoint('delivery.delivered'); // dies after the endpoint's 2xx, before it is recorded
         this.writer.markDelivered(seqs, status);
@@ -100,9 +166,7 @@ export class DeliveryEngine {
         dead: (batch: QueuedEvent[]) => this.report({ m: 'deadLetters', endpoint: name, n: batch.length }),
       },
     );
-    // Health as the delivery log left it, so a restart does not make a failing endpoint look fine.
-    const health = this.reader.health(name);
-    return { endpoint, http, worker, failingSince: health.failingSince, lastStatus: health.lastStatus };
+    return { endpoint, http, worker, failingSince: null, lastStatus: null };
   }
 
   /** Every attempt goes to the delivery log; `countInMetrics` is false for pings, which carry no registry event. */
@@ -132,10 +196,13 @@ export class DeliveryEngine {
 
   async status(): Promise<EndpointStatus[]> {
     await this.writer.flushed();
-    const configured = [...this.endpoints.values()].map((r): EndpointStatus => {
+    const configured: EndpointStatus[] = [];
+    for (const r of this.endpoints.values()) {
       const name = r.endpoint.name;
-      const counts = this.reader.counts(name);
-      return {
+      const counts = await this.reader.counts(name);
+      // Another replica delivers it: its health is in the delivery log, not in this process.
+      const health = this.leases.holds(name) ? r : await this.healthOf(name);
+      configured.push({
         name,
         url: r.endpoint.url,
         removed: false,
@@ -144,18 +211,18 @@ export class DeliveryEngine {
         pending: counts.pending,
         delivered: counts.delivered,
         deadLetters: counts.dead,
-        failingSince: r.failingSince === null ? null : new Date(r.failingSince).toISOString(),
-        lastStatus: r.lastStatus,
+        failingSince: health.failingSince === null ? null : new Date(health.failingSince).toISOString(),
+        lastStatus: health.lastStatus,
         ...publicKey(r.endpoint),
-      };
-    });
-    const removed = [...removedEndpoints(this.reader, this.configured)].map(([name, counts]) => removedStatus(name, counts));
+      });
+    }
+    const removed = [...(await removedEndpoints(this.reader, this.configured))].map(([name, counts]) => removedStatus(name, counts));
     return [...configured, ...removed];
   }
 
   async pending(): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
-    for (const name of this.endpoints.keys()) out[name] = this.reader.counts(name).pending;
+    for (const name of this.endpoints.keys()) out[name] = (await this.reader.counts(name)).pending;
     return out;
   }
 
@@ -175,6 +242,18 @@ export class DeliveryEngine {
     return found;
   }
 
+  /** Queues the endpoint's retained events of the range again (same ids, in their order); how many. */
+  async replay(name: string, range: EventRange): Promise<number> {
+    const n = await this.writer.replay(name, range);
+    if (n > 0) this.endpoints.get(name)?.worker.wake();
+    return n;
+  }
+
+  async events(range: EventRange, limit: number): Promise<Event[]> {
+    await this.writer.flushed();
+    return this.reader.events(range, limit);
+  }
+
   async enable(name: string): Promise<void> {
     this.disabled.delete(name);
     this.writer.setEndpointDisabled(name, false, null);
@@ -186,7 +265,7 @@ export class DeliveryEngine {
     const runtime = this.endpoints.get(name);
     if (!runtime) throw new Error(`no endpoint ${name}`);
     let result: AttemptOutcome | null = null;
-    const sink = new HttpSink(runtime.endpoint, (outcome) => {
+    const sink = createSink(runtime.endpoint, (outcome) => {
       result = outcome;
       this.observe(outcome, false);
     }, this.abort.signal);
@@ -201,11 +280,12 @@ export class DeliveryEngine {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.pruneTimer);
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.abort.abort();
+    await this.leases.close();
     await Promise.all([...this.endpoints.values()].map((r) => r.worker.stopped()));
     await Promise.all([...this.endpoints.values()].map((r) => r.http.close()));
     await this.writer.close();
-    this.reader.close();
+    await this.reader.close();
   }
 }

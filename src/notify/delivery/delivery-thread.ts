@@ -58,6 +58,8 @@ async function call(c: DeliveryCall): Promise<unknown> {
     case 'deliveries': return engine.deliveries(...c.args);
     case 'deadLetters': return engine.deadLetters(...c.args);
     case 'redeliver': return engine.redeliver(...c.args);
+    case 'replay': return engine.replay(...c.args);
+    case 'events': return engine.events(...c.args);
     case 'enable': await engine.enable(...c.args); return null;
     case 'ping': return engine.ping(...c.args);
     case 'close':

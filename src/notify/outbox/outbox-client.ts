@@ -1,6 +1,6 @@
 import type { Event } from '../event.ts';
 import type { IntentRecord } from '../events/change-intent.ts';
-import { EventState, type OutboxOp, type QueuedRow, type WriteRequest, type WriterMessage } from '../protocol.ts';
+import { EventState, type EventRange, type OpResult, type OutboxOp, type QueuedRow, type WriteRequest, type WriterMessage } from '../protocol.ts';
 import type { Outbox } from './outbox.ts';
 
 /** A worker or a message port: where the writer thread is reached. */
@@ -21,7 +21,7 @@ export interface AttemptRecord {
 
 interface Waiter {
   index: number;
-  resolve: (result: boolean | null) => void;
+  resolve: (result: OpResult) => void;
   reject: (err: unknown) => void;
 }
 
@@ -173,6 +173,12 @@ export class OutboxClient implements Outbox {
     return (await this.write({ t: 'redeliver', endpoint, eventId }, true)) === true;
   }
 
+  /** Queues the endpoint's retained events of `range` again (same ids, original order); how many. */
+  async replay(endpoint: string, range: EventRange): Promise<number> {
+    const n = await this.write({ t: 'replay', endpoint, ...range }, true);
+    return typeof n === 'number' ? n : 0;
+  }
+
   /** Commits what is queued; later writes are refused. */
   async close(): Promise<void> {
     if (this.port) await this.flushed();
@@ -188,12 +194,12 @@ export class OutboxClient implements Outbox {
     this.write(op, false).catch(() => undefined);
   }
 
-  private write(op: OutboxOp, awaited: boolean): Promise<boolean | null> {
+  private write(op: OutboxOp, awaited: boolean): Promise<OpResult> {
     if (this.closed) return Promise.reject(this.options.unavailable('the outbox is closed'));
     if (!this.port && this.options.whileDetached === 'fail') return Promise.reject(this.options.unavailable('the outbox writer is down'));
     const index = this.ops.push(op) - 1;
     const done = awaited
-      ? new Promise<boolean | null>((resolve, reject) => this.waiters.push({ index, resolve, reject }))
+      ? new Promise<OpResult>((resolve, reject) => this.waiters.push({ index, resolve, reject }))
       : Promise.resolve(null);
     this.schedule();
     return done;
@@ -213,7 +219,7 @@ export class OutboxClient implements Outbox {
     const ops = this.ops;
     const durable = ops.some(
       (op) =>
-        op.t === 'insert' || (op.t === 'intend' && op.durable) || (op.t === 'confirm' && op.rows.length > 0) || op.t === 'redeliver' || op.t === 'endpointState',
+        op.t === 'insert' || (op.t === 'intend' && op.durable) || (op.t === 'confirm' && op.rows.length > 0) || op.t === 'redeliver' || op.t === 'replay' || op.t === 'endpointState',
     );
     const request: WriteRequest = { kind: 'write', id: this.nextId++, ops, durable };
     const deadline = this.options.deadlineMs;

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import type { IntentRecord } from '../events/change-intent.ts';
-import { EventState } from '../protocol.ts';
+import type { Event } from '../event.ts';
+import { EventState, type EventRange } from '../protocol.ts';
 import type { AttemptRecord } from './outbox-client.ts';
 import {
   attemptRecord,
@@ -12,6 +13,7 @@ import {
   type OutboxReads,
   type QueuedEvent,
 } from './outbox-reads.ts';
+import { EventRangeSql } from './event-range.ts';
 import { OutboxSchema } from './outbox-schema.ts';
 
 /**
@@ -33,11 +35,17 @@ export function createOutbox(file: string): IntentRecord[] {
 export class OutboxReader implements OutboxReads {
   private readonly db: Database.Database;
   private readonly sql: OutboxSchema;
+  private readonly ranges: EventRangeSql;
 
   constructor(file: string) {
     this.db = new Database(file);
     this.db.pragma('busy_timeout = 5000');
     this.sql = new OutboxSchema(this.db);
+    this.ranges = new EventRangeSql(this.db);
+  }
+
+  async events(range: EventRange, limit: number): Promise<Event[]> {
+    return this.ranges.events(range, limit);
   }
 
   /** Pending events for an endpoint after `afterSeq`, oldest first. */

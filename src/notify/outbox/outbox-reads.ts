@@ -1,4 +1,5 @@
 import type { Event } from '../event.ts';
+import type { EventRange } from '../protocol.ts';
 import type { AttemptRecord } from './outbox-client.ts';
 
 /** One event queued for one endpoint. */
@@ -35,6 +36,8 @@ export interface OutboxReads {
   endpointsWithRows(): Promise<string[]>;
   counts(endpoint: string): Promise<EndpointCounts>;
   deadLetters(endpoint: string, limit: number): Promise<DeadLetter[]>;
+  /** Retained events in the range, each once, oldest first. */
+  events(range: EventRange, limit: number): Promise<Event[]>;
   close(): Promise<void>;
 }
 

@@ -1,7 +1,8 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
-import { EventState, type OutboxOp, type WriteRequest, type WriterControl, type WriterMessage } from '../protocol.ts';
+import { EventState, type OpResult, type OutboxOp, type WriteRequest, type WriterControl, type WriterMessage } from '../protocol.ts';
 import { threadFailpoint } from '../threads/thread-failpoint.ts';
+import { EventRangeSql } from './event-range.ts';
 import { OutboxSchema } from './outbox-schema.ts';
 import { OutboxUpkeep } from './outbox-upkeep.ts';
 
@@ -23,8 +24,9 @@ const setNormal = db.prepare('PRAGMA synchronous = NORMAL');
 let durable: boolean | null = null;
 let delivery: MessagePort | null = null;
 const upkeep = new OutboxUpkeep(sql);
+const ranges = new EventRangeSql(db);
 
-function apply(op: OutboxOp, now: number): boolean | null {
+function apply(op: OutboxOp, now: number): OpResult {
   switch (op.t) {
     case 'insert':
       sql.insert.run(op.endpoint, op.eventId, op.payload, now);
@@ -52,6 +54,8 @@ function apply(op: OutboxOp, now: number): boolean | null {
       sql.insert.run(op.endpoint, op.eventId, row.payload, now);
       return true;
     }
+    case 'replay':
+      return ranges.replay(op.endpoint, op, now);
     case 'endpointState':
       sql.setEndpointState.run(op.endpoint, op.disabled ? 1 : 0, op.reason);
       return null;
@@ -92,7 +96,7 @@ function serve(port: { postMessage(message: WriterMessage): void }, request: Wri
   if (reply.error === undefined) {
     const endpoints = new Set<string>();
     for (const op of request.ops) {
-      if (op.t === 'insert' || op.t === 'redeliver') endpoints.add(op.endpoint);
+      if (op.t === 'insert' || op.t === 'redeliver' || op.t === 'replay') endpoints.add(op.endpoint);
       else if (op.t === 'confirm') for (const row of op.rows) endpoints.add(row.endpoint);
     }
     if (endpoints.size > 0) delivery?.postMessage({ kind: 'committed', endpoints: [...endpoints] } satisfies WriterMessage);

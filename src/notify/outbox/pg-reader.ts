@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { PostgresOutboxOptions } from '../options.ts';
-import { EventState } from '../protocol.ts';
+import type { Event } from '../event.ts';
+import { EventState, type EventRange } from '../protocol.ts';
 import type { AttemptRecord } from './outbox-client.ts';
 import {
   attemptRecord,
@@ -13,6 +14,7 @@ import {
   type QueuedEvent,
 } from './outbox-reads.ts';
 import { pgClientConfig, SCHEMA } from './pg-schema.ts';
+import { PG_RANGE } from './pg-writes.ts';
 
 const E = `${SCHEMA}.events`;
 const A = `${SCHEMA}.attempts`;
@@ -95,6 +97,14 @@ export class PgReader implements OutboxReads {
       [endpoint, EventState.Dead, limit],
     );
     return rows.map((r) => ({ ...queued(endpoint, r), error: r.last_error, status: r.last_status }));
+  }
+
+  async events(range: EventRange, limit: number): Promise<Event[]> {
+    const { rows } = await this.pool.query<{ payload: string }>(
+      `SELECT payload FROM ${E} WHERE seq IN (SELECT MIN(seq) FROM ${E} WHERE ${PG_RANGE(1)} GROUP BY event_id) ORDER BY seq LIMIT $5`,
+      [range.since, range.until, range.repository, range.action, limit],
+    );
+    return rows.map((r) => JSON.parse(r.payload) as Event);
   }
 
   async close(): Promise<void> {

@@ -1,8 +1,19 @@
 import type pg from 'pg';
-import { EventState, type OutboxOp, type QueuedRow } from '../protocol.ts';
+import { EventState, type OpResult, type OutboxOp, type QueuedRow } from '../protocol.ts';
 import { CHANNEL, LockSpace, SCHEMA } from './pg-schema.ts';
 
 const E = `${SCHEMA}.events`;
+
+/**
+ * Retained events by range (protocol.ts EventRange), on the event's own timestamp, as text (ISO
+ * 8601 in UTC); parameters from $n: since, until, repository, action.
+ */
+export function PG_RANGE(n: number): string {
+  const p = (i: number) => `$${n + i}`;
+  return `(payload::jsonb ->> 'timestamp') >= ${p(0)} AND (payload::jsonb ->> 'timestamp') < ${p(1)}
+    AND (${p(2)}::text IS NULL OR payload::jsonb -> 'target' ->> 'repository' = ${p(2)})
+    AND (${p(3)}::text IS NULL OR payload::jsonb ->> 'action' = ${p(3)})`;
+}
 
 /**
  * The endpoints whose delivery a group of ops concerns: new events, or a changed state (an
@@ -11,7 +22,7 @@ const E = `${SCHEMA}.events`;
 export function endpointsToWake(ops: OutboxOp[]): string[] {
   const endpoints = new Set<string>();
   for (const op of ops) {
-    if (op.t === 'insert' || op.t === 'redeliver' || op.t === 'endpointState') endpoints.add(op.endpoint);
+    if (op.t === 'insert' || op.t === 'redeliver' || op.t === 'replay' || op.t === 'endpointState') endpoints.add(op.endpoint);
     else if (op.t === 'confirm') for (const row of op.rows) endpoints.add(row.endpoint);
   }
   return [...endpoints];
@@ -35,18 +46,18 @@ export class PgWrites {
   ) {}
 
   /** Commits the group; one result per op (redeliver: whether the event was found). */
-  async commit(ops: OutboxOp[], durable: boolean): Promise<(boolean | null)[]> {
+  async commit(ops: OutboxOp[], durable: boolean): Promise<OpResult[]> {
     const c = this.client;
     const now = Date.now();
     const woken = endpointsToWake(ops);
-    const queues = ops.some((op) => op.t === 'insert' || op.t === 'redeliver' || (op.t === 'confirm' && op.rows.length > 0));
+    const queues = ops.some((op) => op.t === 'insert' || op.t === 'redeliver' || op.t === 'replay' || (op.t === 'confirm' && op.rows.length > 0));
     await c.query('BEGIN');
     try {
       // Events and intents must be on disk before the client's answer; bookkeeping may lag a
       // crash (a lost acknowledgement is a redelivery), as SQLite's synchronous=NORMAL.
       if (!durable) await c.query('SET LOCAL synchronous_commit = off');
       if (queues) await c.query('SELECT pg_advisory_xact_lock($1, 0)', [LockSpace.events]);
-      const results: (boolean | null)[] = [];
+      const results: OpResult[] = [];
       for (const op of ops) results.push(await this.apply(op, now));
       if (woken.length > 0) await c.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(woken)]);
       await c.query('COMMIT');
@@ -57,7 +68,7 @@ export class PgWrites {
     }
   }
 
-  private async apply(op: OutboxOp, now: number): Promise<boolean | null> {
+  private async apply(op: OutboxOp, now: number): Promise<OpResult> {
     const c = this.client;
     switch (op.t) {
       case 'insert':
@@ -112,6 +123,25 @@ export class PgWrites {
         }
         await this.insert([{ endpoint: op.endpoint, eventId: op.eventId, payload: row.payload }], now);
         return true;
+      }
+      case 'replay': {
+        const { rows } = await c.query<{ seq: number; event_id: string }>(
+          `SELECT MIN(seq) AS seq, event_id FROM ${E} WHERE endpoint = $1 AND ${PG_RANGE(2)}
+           GROUP BY event_id HAVING SUM(CASE WHEN state = ${EventState.Pending} THEN 1 ELSE 0 END) = 0 ORDER BY MIN(seq)`,
+          [op.endpoint, op.since, op.until, op.repository, op.action],
+        );
+        if (rows.length === 0) return 0;
+        await c.query(
+          `INSERT INTO ${E} (endpoint, event_id, payload, enqueued_at)
+           SELECT endpoint, event_id, payload, $2 FROM ${E} JOIN unnest($1::bigint[]) WITH ORDINALITY AS r (s, n) ON seq = r.s ORDER BY r.n`,
+          [rows.map((r) => r.seq), now],
+        );
+        await c.query(
+          `UPDATE ${E} SET state = ${EventState.Requeued}, settled_at = $1, last_error = 'requeued by replay'
+           WHERE endpoint = $2 AND event_id = ANY($3) AND state = ${EventState.Dead}`,
+          [now, op.endpoint, rows.map((r) => r.event_id)],
+        );
+        return rows.length;
       }
       case 'endpointState':
         await c.query(
