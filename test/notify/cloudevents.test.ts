@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { HTTP, type CloudEventV1 } from 'cloudevents';
 import { parseConfig } from '../../src/config/load.ts';
+import { cloudEventJsonSchema } from '../../src/notify/delivery/envelope-encoding.ts';
 import { verify } from '../../src/notify/delivery/signing.ts';
 import type { Event } from '../../src/notify/event.ts';
 import { configError } from '../helpers/config-error.ts';
@@ -12,6 +14,13 @@ import { assertValidEvent, drained, resetBeforeEach, useWithReceiver } from './s
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 const CE_ATTRIBUTES = ['specversion', 'id', 'source', 'type', 'time', 'subject', 'datacontenttype', 'data'];
+
+/** schema/cloudevent.schema.json as committed. */
+const committedCloudEventSchema = JSON.parse(readFileSync(new URL('../../schema/cloudevent.schema.json', import.meta.url), 'utf8')) as JsonSchema;
+
+function assertMatchesCloudEventSchema(ce: unknown, what: string): void {
+  assert.deepEqual(jsonSchemaViolations(committedCloudEventSchema, ce), [], `${what} does not match schema/cloudevent.schema.json`);
+}
 
 /** What the CloudEvents SDK makes of a request, as a consumer's HTTP server would hand it over. */
 function sdkEvents(r: ReceivedRequest): CloudEventV1<Event>[] {
@@ -34,6 +43,7 @@ function assertAttributes(ce: Record<string, unknown>, event: Event): void {
 function structuredEvents(requests: ReceivedRequest[]): { request: ReceivedRequest; ce: Record<string, unknown> }[] {
   return requests.map((request) => {
     assert.equal(request.headers['content-type'], 'application/cloudevents+json', `content-type of #${request.index}`);
+    assertMatchesCloudEventSchema(request.body, `delivery #${request.index}`);
     return { request, ce: request.body as Record<string, unknown> };
   });
 }
@@ -129,6 +139,7 @@ describe('CloudEvents, batched', { timeout: 30_000 }, () => {
     const batch = r!.body as Record<string, unknown>[];
     assert.equal(batch.length, 3);
     for (const ce of batch) {
+      assertMatchesCloudEventSchema(ce, 'an item of the batch');
       assertValidEvent(ce.data as Event);
       assertAttributes(ce, ce.data as Event);
     }
@@ -136,6 +147,17 @@ describe('CloudEvents, batched', { timeout: 30_000 }, () => {
     const parsed = sdkEvents(r!);
     assert.deepEqual(parsed.map((ce) => ce.id), batch.map((ce) => ce.id));
     assert.doesNotThrow(() => verify(SECRET, r!.headers, r!.raw), 'the batch is signed over the array sent');
+  });
+});
+
+describe('the CloudEvents JSON Schema', () => {
+  it('is committed as generated from the model, and refuses what is not a Dockyard CloudEvent', () => {
+    assert.deepEqual(committedCloudEventSchema, cloudEventJsonSchema());
+    const violations = jsonSchemaViolations(committedCloudEventSchema, { specversion: '0.3', id: 'x', type: 'io.dockyard.registry.sync', extra: 1 });
+    assert.ok(violations.some((v) => v.includes('specversion')), violations.join('; '));
+    assert.ok(violations.some((v) => v.includes('type')), violations.join('; '));
+    assert.ok(violations.some((v) => v.includes('missing "data"')), violations.join('; '));
+    assert.ok(violations.some((v) => v.includes('unexpected "extra"')), violations.join('; '));
   });
 });
 

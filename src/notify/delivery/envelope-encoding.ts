@@ -1,11 +1,12 @@
 import { CloudEvent, HTTP } from 'cloudevents';
+import { z } from 'zod';
 import {
   CLOUDEVENTS_BATCH_MEDIA_TYPE,
   CLOUDEVENTS_MEDIA_TYPE,
   EVENTS_MEDIA_TYPE_V1,
   EVENTS_MEDIA_TYPE_V2,
 } from '../envelope-media-types.ts';
-import type { Event } from '../event.ts';
+import { EVENT_ACTIONS, eventSchema, type Event } from '../event.ts';
 import type { EndpointOptions } from '../options.ts';
 
 /** The prefix of a CloudEvent's `type`: `io.dockyard.registry.push`, `.pull`, `.delete`, `.mount` (and `.ping`). */
@@ -74,4 +75,26 @@ function lowerCased(headers: Record<string, unknown>): Record<string, string> {
     if (value !== undefined) out[name.toLowerCase()] = String(value);
   }
   return out;
+}
+
+/** A notification in structured CloudEvents mode, as the model says (its JSON Schema: schema/cloudevent.schema.json). */
+export const cloudEventSchema = z
+  .strictObject({
+    specversion: z.enum(['1.0']).describe('CloudEvents 1.0.'),
+    id: z.string().describe('The event id (the same as webhook-id, and on every retry).'),
+    source: z.string().describe('The registry node that made the event: dockyard://<source.addr>.'),
+    type: z.enum(EVENT_ACTIONS.map((a) => CLOUDEVENTS_TYPE_PREFIX + a)).describe('io.dockyard.registry.<action>.'),
+    time: z.string().describe('The event timestamp, RFC 3339.'),
+    subject: z.string().describe('The repository.'),
+    datacontenttype: z.enum(['application/json']),
+    data: eventSchema.describe('The Distribution event, as one item of events in schema/events.schema.json.'),
+  })
+  .describe(
+    'One registry event as a CloudEvent in structured mode (application/cloudevents+json); a batch is a JSON array of ' +
+      'these (application/cloudevents-batch+json). Binary mode sends the same attributes as ce-* headers and data as the body.',
+  );
+
+/** The JSON Schema of a structured CloudEvent, generated from the definitions above. */
+export function cloudEventJsonSchema(): Record<string, unknown> {
+  return { title: 'Dockyard notification as a CloudEvent', ...z.toJSONSchema(cloudEventSchema, { target: 'draft-2020-12' }) };
 }
