@@ -20,7 +20,6 @@ import type { Notifier } from './notifier.ts';
 import type { NotifyOptions } from './options.ts';
 import { OutboxClient, type AttemptRecord } from './outbox/outbox-client.ts';
 import { openOutboxBackend, type OutboxBackend } from './outbox/outbox-backend.ts';
-import { resolveSigningKeys } from './outbox/signing-keys.ts';
 import type { QueuedEvent } from './outbox/outbox-reads.ts';
 import type { Event } from './event.ts';
 import type { DeliveryMessage, DeliveryMethod, DeliveryMethods, DeliveryRequest, EventRange } from './protocol.ts';
@@ -98,8 +97,6 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
     private readonly logger: Logger,
   ) {
     this.backend = openOutboxBackend(options.outbox);
-    // Ed25519 keys kept with the outbox, resolved before the threads start (the delivery thread signs with them).
-    options = { ...options, endpoints: resolveSigningKeys(options) };
     const writerThread = this.backend.writer;
     this.timings = { ...DEFAULT_TIMINGS, ...deps.timings };
     const failpoints = parseThreadFailpoints(process.env[THREAD_FAILPOINTS_ENV]);

@@ -5,6 +5,9 @@ import type { NotifyOptions } from '../options.ts';
 import { OutboxClient } from '../outbox/outbox-client.ts';
 import { OutboxReader } from '../outbox/outbox-reader.ts';
 import { PgReader } from '../outbox/pg-reader.ts';
+import { connectOutbox } from '../outbox/pg-schema.ts';
+import { PgSigningKeyStore } from '../outbox/pg-signing-keys.ts';
+import { resolveSigningKeys, SqliteSigningKeyStore } from '../outbox/signing-keys.ts';
 import type { DeliveryCall, DeliveryMessage, DeliveryRequest } from '../protocol.ts';
 import { DeliveryEngine } from './delivery-engine.ts';
 import { LocalLeases, PgLeases } from './endpoint-leases.ts';
@@ -40,15 +43,24 @@ const report = (update: MetricUpdate) => {
 
 const writer = new OutboxClient(null, { whileDetached: 'queue', unavailable: (reason) => new Error(reason) });
 const logger = createLogger(logLevel).child({ thread: 'delivery' });
-const engine = openEngine();
+const engine = await openEngine();
 await engine.start();
 
-/** On the embedded outbox this process delivers every endpoint; on the shared one, those it leases. */
-function openEngine(): DeliveryEngine {
+/**
+ * On the embedded outbox this process delivers every endpoint; on the shared one, those it leases.
+ * Ed25519 keys to generate are generated (or read back) in the outbox first: this thread signs.
+ */
+async function openEngine(): Promise<DeliveryEngine> {
   const pg = options.outbox.postgres;
-  const names = options.endpoints.map((e) => e.name);
+  // Whichever thread of whichever replica connects first migrates the schema; this one waits for it.
+  if (pg) await (await connectOutbox(pg, 'dockyard-delivery')).end();
+  const endpoints = await resolveSigningKeys(options.endpoints, () =>
+    pg ? new PgSigningKeyStore(pg) : new SqliteSigningKeyStore(options.outbox.file),
+  );
+  const resolved = { ...options, endpoints };
+  const names = endpoints.map((e) => e.name);
   const [reader, leases] = pg ? [new PgReader(pg), new PgLeases(pg, names, logger)] : [new OutboxReader(options.outbox.file), new LocalLeases()];
-  return new DeliveryEngine(options, writer, reader, leases, report, logger);
+  return new DeliveryEngine(resolved, writer, reader, leases, report, logger);
 }
 
 async function call(c: DeliveryCall): Promise<unknown> {

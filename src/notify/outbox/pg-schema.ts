@@ -68,6 +68,12 @@ const MIGRATIONS: string[] = [
      owner TEXT PRIMARY KEY,
      at    BIGINT NOT NULL
    );`,
+  // Ed25519 keys generated for endpoints (signing-keys.ts): one per endpoint, every replica signs with it.
+  `CREATE TABLE ${SCHEMA}.signing_keys (
+     endpoint   TEXT   PRIMARY KEY,
+     secret     TEXT   NOT NULL,
+     created_at BIGINT NOT NULL
+   );`,
 ];
 
 /** BIGINT columns (seq, epoch ms) as numbers: they stay far below 2^53. */

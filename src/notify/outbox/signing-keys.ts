@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { generateSigningKey } from '../delivery/signing.ts';
-import type { EndpointOptions, NotifyOptions } from '../options.ts';
+import type { EndpointOptions } from '../options.ts';
 
 /**
  * The Ed25519 keys generated for endpoints (`signing: {ed25519: true}`), kept with the outbox so
@@ -30,17 +30,10 @@ export class SqliteSigningKeyStore implements SigningKeyStore {
   }
 
   async ensure(endpoint: string): Promise<string> {
-    return this.ensureNow(endpoint);
-  }
-
-  /**
-   * ensure(), synchronously: better-sqlite3 is, and the notifier's constructor, which starts its
-   * threads at once, resolves the keys before it does.
-   */
-  ensureNow(endpoint: string): string {
     this.insert.run(endpoint, generateSigningKey(), Date.now());
     return (this.select.get(endpoint) as { secret: string }).secret;
   }
+
 
   close(): void {
     this.db.close();
@@ -53,20 +46,21 @@ export function withSigningKeys(endpoints: EndpointOptions[], keyOf: (endpoint: 
 }
 
 /**
- * The notifier's endpoints with their generated keys resolved, on the main thread before any
- * thread starts (the delivery thread gets the keys as plain data in its options). Only the SQLite
- * outbox keeps keys so far: with PostgreSQL, a key to generate is refused until its store exists.
+ * The endpoints with their generated keys resolved, by the delivery thread as it starts (it is the
+ * one that signs, and `GET /notifications/endpoints` shows the public keys it holds). The store is
+ * opened only when some endpoint has a key to generate.
  */
-export function resolveSigningKeys(options: NotifyOptions): EndpointOptions[] {
-  const endpoints = options.endpoints;
+export async function resolveSigningKeys(
+  endpoints: EndpointOptions[],
+  open: () => SigningKeyStore & { close(): void | Promise<void> },
+): Promise<EndpointOptions[]> {
   if (!endpoints.some((e) => e.ed25519 === 'generate')) return endpoints;
-  if (options.outbox.postgres) {
-    throw new Error('signing: {ed25519: true} needs a key store in the PostgreSQL outbox, not there yet: supply the key as whsk_...');
-  }
-  const store = new SqliteSigningKeyStore(options.outbox.file);
+  const store = open();
   try {
-    return withSigningKeys(endpoints, (name) => store.ensureNow(name));
+    const keys = new Map<string, string>();
+    for (const e of endpoints) if (e.ed25519 === 'generate') keys.set(e.name, await store.ensure(e.name));
+    return withSigningKeys(endpoints, (name) => keys.get(name)!);
   } finally {
-    store.close();
+    await store.close();
   }
 }
