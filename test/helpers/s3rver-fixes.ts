@@ -18,6 +18,9 @@ import type { Readable } from 'node:stream';
  * - Metadata files are rewritten in place as well: made atomic the same way.
  * - GetObject sizes the object and opens it in two steps: a replace between them mixes the two.
  * - DeleteObject removes emptied directories and fails (500) when a concurrent write fills one.
+ *
+ * And, where a test asks for them (`addMultipartUploadListing`), the two multipart calls it
+ * lacks that the upload purger needs: ListMultipartUploads (501) and AbortMultipartUpload (405).
  */
 const require = createRequire(import.meta.url);
 
@@ -173,6 +176,54 @@ export function fixS3rverStore(store: Store): void {
     }
   };
 }
+
+/** The one piece of Koa that s3rver (a Koa app) shows: its middleware list, composed at `run()`. */
+interface KoaApp {
+  middleware: ((ctx: KoaContext, next: () => Promise<void>) => Promise<void>)[];
+}
+interface KoaContext {
+  method: string;
+  path: string;
+  query: Record<string, string | string[] | undefined>;
+  status: number;
+  type: string;
+  body: unknown;
+}
+
+/**
+ * ListMultipartUploads (`GET /<bucket>?uploads&prefix=`) and AbortMultipartUpload (`DELETE
+ * /<bucket>/<key>?uploadId=`) over s3rver's own upload directories (`<bucket>/._S3rver_uploads/<id>`,
+ * holding the key, the metadata and one file per part), answered ahead of s3rver's router.
+ * Initiated is when the upload's `key` file was written. Never truncated (at most 1000 here).
+ */
+export function addMultipartUploadListing(app: KoaApp, store: Store): void {
+  const uploadsDir = (bucket: string) => store.getResourcePath(bucket, undefined, 'uploads');
+  app.middleware.unshift(async (ctx, next) => {
+    const [, bucket = '', key = ''] = /^\/([^/]+)\/?(.*)$/.exec(ctx.path) ?? [];
+    if (ctx.method === 'GET' && bucket && !key && 'uploads' in ctx.query) {
+      const prefix = typeof ctx.query.prefix === 'string' ? ctx.query.prefix : '';
+      const uploads: string[] = [];
+      for (const id of await fs.readdir(uploadsDir(bucket)).catch(() => [])) {
+        const keyFile = path.join(uploadsDir(bucket), id, 'key');
+        const [name, info] = await Promise.all([fs.readFile(keyFile, 'utf8'), fs.stat(keyFile)]).catch(() => [null, null] as const);
+        if (name === null || !name.startsWith(prefix)) continue;
+        uploads.push(`<Upload><Key>${xml(name)}</Key><UploadId>${xml(id)}</UploadId><Initiated>${info.mtime.toISOString()}</Initiated><StorageClass>STANDARD</StorageClass></Upload>`);
+      }
+      ctx.type = 'application/xml';
+      ctx.body = `<?xml version="1.0" encoding="UTF-8"?>\n<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>${xml(bucket)}</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker><Prefix>${xml(prefix)}</Prefix><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>${uploads.join('')}</ListMultipartUploadsResult>`;
+      return;
+    }
+    const uploadId = ctx.query.uploadId;
+    if (ctx.method === 'DELETE' && bucket && key && typeof uploadId === 'string' && /^[0-9a-f]+$/.test(uploadId)) {
+      await fs.rm(path.join(uploadsDir(bucket), uploadId), { recursive: true, force: true });
+      ctx.status = 204;
+      return;
+    }
+    await next();
+  });
+}
+
+const xml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 async function walk(dir: string, keyDir: string, keys: string[]): Promise<void> {
   let entries;

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import S3rver from 's3rver';
-import { fixS3rverStore } from './s3rver-fixes.ts';
+import { addMultipartUploadListing, fixS3rverStore } from './s3rver-fixes.ts';
 import { DEFAULT_CHUNK_SIZE, DEFAULT_MULTIPART_COPY_CHUNK_SIZE, DEFAULT_MULTIPART_COPY_THRESHOLD_SIZE, type S3DriverOptions } from '../../src/storage/s3/s3-options.ts';
 
 export const TEST_BUCKET = 'dockyard-test';
@@ -19,11 +19,18 @@ export interface TestS3 {
   stop(): Promise<void>;
 }
 
-/** s3rver in this process on a free loopback port, storing into a fresh temp directory, with one bucket. */
-export async function startS3rver(): Promise<TestS3> {
+/**
+ * s3rver in this process on a free loopback port, storing into a fresh temp directory, with one
+ * bucket. `multipartListing`: it also lists and aborts multipart uploads (s3rver alone answers
+ * 501 and 405), for the upload purger's abort path; without it, the path where the storage
+ * cannot list them is what a test sees.
+ */
+export async function startS3rver(options: { multipartListing?: boolean } = {}): Promise<TestS3> {
   const directory = await mkdtemp(path.join(tmpdir(), 'dockyard-s3rver-'));
   const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory, configureBuckets: [{ name: TEST_BUCKET, configs: [] }] });
-  fixS3rverStore((server as unknown as { store: Parameters<typeof fixS3rverStore>[0] }).store);
+  const store = (server as unknown as { store: Parameters<typeof fixS3rverStore>[0] }).store;
+  fixS3rverStore(store);
+  if (options.multipartListing) addMultipartUploadListing(server as unknown as Parameters<typeof addMultipartUploadListing>[0], store);
   const address = (await server.run()) as AddressInfo;
   const endpoint = `http://127.0.0.1:${address.port}`;
   return {
