@@ -34,7 +34,10 @@ const mountedAt = (s: Service, target: string) => s.volumes?.map((v) => v.split(
 const registryConfigPath = file('deploy/config.yml');
 const raw = parse(readFileSync(registryConfigPath, 'utf8')) as {
   storage: { s3: Record<string, string | boolean> };
-  notifications: { endpoints: { name: string; url: string; jetstream?: { stream: string; subject: string } }[]; outbox: { path: string } };
+  notifications: {
+    endpoints: { name: string; url: string; jetstream?: { stream: string; subject: string } }[];
+    outbox: { postgres: { url: string } };
+  };
 };
 const s3 = raw.storage.s3;
 
@@ -56,8 +59,8 @@ const finalOp = (op: string) => final.instructions.filter((i) => i.op === op).ma
 const healthcheckArgs = (): string[] => JSON.parse(finalOp('HEALTHCHECK')[0]?.replace(/^(--\S+\s+)*CMD\s+/, '') ?? 'null') as string[];
 
 describe('docker-compose.yml: MinIO, a bucket, the registry, a webhook receiver and NATS', () => {
-  it('defines exactly the services minio, minio-init, nats, registry and receiver', () => {
-    assert.deepEqual(Object.keys(compose.services).sort(), ['minio', 'minio-init', 'nats', 'receiver', 'registry']);
+  it('defines exactly the services minio, minio-init, postgres, nats, registry and receiver', () => {
+    assert.deepEqual(Object.keys(compose.services).sort(), ['minio', 'minio-init', 'nats', 'postgres', 'receiver', 'registry']);
   });
 
   it('runs MinIO with its console and a healthcheck, and creates the bucket once MinIO is healthy', () => {
@@ -80,11 +83,29 @@ describe('docker-compose.yml: MinIO, a bucket, the registry, a webhook receiver 
     assert.equal(mountedAt(registry, configTarget), './deploy/config.yml');
   });
 
-  it('keeps the registry outbox in a named volume at /app/data, where the config puts it', () => {
-    const registry = service('registry');
-    const volume = mountedAt(registry, '/app/data') ?? assert.fail('no volume at /app/data');
+  it('keeps the outbox in the postgres service, with its credentials and database, once it is healthy', () => {
+    const postgres = service('postgres');
+    assert.match(postgres.image ?? '', /^postgres:1[5-9](\.|$)/);
+    const volume = mountedAt(postgres, '/var/lib/postgresql/data') ?? assert.fail('no volume for the data');
     assert.ok(volume in compose.volumes, `"${volume}" is a named volume`);
-    assert.ok(raw.notifications.outbox.path.startsWith('/app/data/'), raw.notifications.outbox.path);
+    assert.equal(postgres.healthcheck?.test[1], 'pg_isready');
+    assert.equal(service('registry').depends_on?.postgres?.condition, 'service_healthy');
+    const url = new URL(raw.notifications.outbox.postgres.url);
+    const env = postgres.environment ?? {};
+    assert.equal(url.protocol, 'postgres:');
+    assert.equal(url.hostname, 'postgres');
+    assert.equal(url.port, '5432');
+    assert.ok(postgres.expose?.includes(url.port), 'the postgres service exposes 5432');
+    assert.deepEqual([decodeURIComponent(url.username), decodeURIComponent(url.password), url.pathname.slice(1)], [
+      env.POSTGRES_USER,
+      env.POSTGRES_PASSWORD,
+      env.POSTGRES_DB,
+    ]);
+  });
+
+  it('keeps the registry’s own state (a token key) in a named volume at /app/data', () => {
+    const volume = mountedAt(service('registry'), '/app/data') ?? assert.fail('no volume at /app/data');
+    assert.ok(volume in compose.volumes, `"${volume}" is a named volume`);
   });
 
   it('points the registry endpoint at the receiver service and the port it listens on', () => {
@@ -149,7 +170,8 @@ describe('deploy/*.yml: the registry loads them with its own loader', () => {
     assert.equal(config.storage.delete.enabled, true);
     assert.equal(config.notifications.endpoints[0]?.url, 'http://receiver:8080/events');
     assert.deepEqual(config.notifications.endpoints[1]?.jetstream, { stream: 'REGISTRY_EVENTS', subject: 'registry.events', duplicatewindow: 3_600_000 });
-    assert.equal(config.notifications.outbox.path, raw.notifications.outbox.path);
+    assert.equal(config.notifications.outbox.postgres?.url, raw.notifications.outbox.postgres.url);
+    assert.equal(config.notifications.outbox.path, undefined);
     const storage = config.storage as unknown as Record<string, Record<string, unknown> | undefined>;
     assert.equal(storage.s3?.bucket, 'dockyard');
   });

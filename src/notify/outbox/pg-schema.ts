@@ -120,10 +120,25 @@ export async function migrate(client: pg.ClientBase): Promise<void> {
   }
 }
 
+/** The server of a connection, for messages: host, port and database, never the password. */
+export function where(options: PostgresOutboxOptions): string {
+  if (!options.url) return 'from PGHOST, PGPORT, PGDATABASE';
+  try {
+    const u = new URL(options.url);
+    return `${u.hostname}:${u.port || 5432}${u.pathname}`;
+  } catch {
+    return 'the configured url';
+  }
+}
+
 /** Connects (with the config's options) and migrates; the caller owns the client. */
 export async function connectOutbox(options: PostgresOutboxOptions, applicationName: string): Promise<pg.Client> {
   const client = new pg.Client(pgClientConfig(options, applicationName));
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new Error(`the PostgreSQL outbox (${where(options)}) cannot be reached: ${(err as Error).message}`, { cause: err });
+  }
   try {
     await migrate(client);
   } catch (err) {
