@@ -25,6 +25,11 @@ export interface EndpointStatus {
   failingSince: string | null;
   lastStatus: number | null;
   /**
+   * Whether this process delivers the endpoint now: always, with the embedded outbox; with a shared
+   * one, on the one replica holding its lease (the others show the same queue, delivered elsewhere).
+   */
+  delivering: boolean;
+  /**
    * With `signing: {ed25519: ...}`: the key consumers verify `v1a` signatures with, `whpk_` + base64
    * of the raw 32-byte Ed25519 public key (absent otherwise). It cannot sign, so it can be handed out.
    */

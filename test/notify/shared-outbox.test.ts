@@ -60,7 +60,9 @@ describe('replicas sharing a PostgreSQL outbox', { timeout: 180_000 }, () => {
     const hookPort = await freePort(); // nobody listens there yet: the receiver is down
     const hookUrl = `http://127.0.0.1:${hookPort}/hook`;
     const a = await replica('a1', url, hookUrl);
+    await eventually(async () => (await endpointState(a, 'hook')).delivering, 'A, started first, delivers the endpoint', 10_000);
     const b = await replica('b1', url, hookUrl);
+    assert.equal((await endpointState(b, 'hook')).delivering, false, 'B waits: one replica delivers an endpoint');
     const client = new NotifyClient(a.url);
     const pushed: string[] = [];
     for (let i = 0; i < 4; i++) {
@@ -70,6 +72,9 @@ describe('replicas sharing a PostgreSQL outbox', { timeout: 180_000 }, () => {
     const seenByB = await endpointState(b, 'hook');
     assert.equal(seenByB.pending, 4 * 3, `B sees A's 12 queued events (layer, config, manifest per image): ${JSON.stringify(seenByB)}`);
     await a.kill();
+    const killedAt = Date.now();
+    await eventually(async () => (await endpointState(b, 'hook')).delivering, 'B takes the endpoint over', 10_000);
+    t.diagnostic(`B delivers the endpoint ${Date.now() - killedAt} ms after A was killed`);
 
     const receiver = await WebhookReceiver.start(ok, hookPort);
     t.after(() => receiver.close());

@@ -213,6 +213,7 @@ export class DeliveryEngine {
         deadLetters: counts.dead,
         failingSince: health.failingSince === null ? null : new Date(health.failingSince).toISOString(),
         lastStatus: health.lastStatus,
+        delivering: this.leases.holds(name) && !this.disabled.has(name),
         ...publicKey(r.endpoint),
       });
     }

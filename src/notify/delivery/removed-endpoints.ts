@@ -43,5 +43,6 @@ export function removedStatus(name: string, counts: EndpointCounts): EndpointSta
     deadLetters: counts.dead,
     failingSince: null,
     lastStatus: null,
+    delivering: false,
   };
 }
