@@ -42,6 +42,7 @@ export class DeliveryEngine {
   private readonly endpoints = new Map<string, EndpointRuntime>();
   private readonly abort = new AbortController();
   private readonly disabled = new Map<string, string | null>();
+  private readonly terms = new Map<string, AbortController>();
   private pruneTimer: NodeJS.Timeout | null = null;
   /** Every endpoint in the configuration, disabled ones included: the rest are removed. */
   private readonly configured: ReadonlySet<string>;
@@ -85,6 +86,19 @@ export class DeliveryEngine {
     this.pruneTimer = setInterval(pruneLogged, PRUNE_INTERVAL_MS).unref();
   }
 
+  /**
+   * The signal that ends an endpoint's retries: shutdown, or the end of this replica's lease on it
+   * (a new lease, a new term).
+   */
+  private term(name: string): AbortSignal {
+    let term = this.terms.get(name);
+    if (!term || term.signal.aborted) {
+      term = new AbortController();
+      this.terms.set(name, term);
+    }
+    return AbortSignal.any([this.abort.signal, term.signal]);
+  }
+
   private wake(names: string[]): void {
     for (const name of names) this.endpoints.get(name)?.worker.wake();
   }
@@ -117,6 +131,7 @@ export class DeliveryEngine {
     const runtime = this.endpoints.get(name);
     if (!runtime) return;
     if (!held) {
+      this.terms.get(name)?.abort(); // no retry from here: the next holder delivers these events
       runtime.worker.wake(); // it sees the lease is gone and drops what it read ahead
       return;
     }
@@ -135,7 +150,7 @@ export class DeliveryEngine {
     const name = endpoint.name;
     const http = createSink(endpoint, (outcome) => this.observe(outcome), this.abort.signal);
     const ledger = new AttemptLedger(this.writer);
-    const retrying = new RetryingSink(name, http, endpoint.retry, ledger, this.abort.signal);
+    const retrying = new RetryingSink(name, http, endpoint.retry, ledger, () => this.term(name));
     const queue: EndpointQueue = {
       next: (afterSeq, limit) => this.reader.next(name, afterSeq, limit),
       isDisabled: () => this.disabled.has(name) || !this.leases.holds(name),

@@ -151,6 +151,9 @@ export class DeliveryWorker {
         return; // cursor unchanged: these events go first once the endpoint is enabled
       } else if (this.signal.aborted) {
         return;
+      } else if (this.queue.isDisabled()) {
+        this.readAhead = []; // the lease was lost mid-retry: these events are the next holder's
+        return;
       } else {
         throw err;
       }

@@ -38,27 +38,33 @@ export class RetryingSink implements Sink {
     private readonly inner: Sink,
     private readonly policy: RetryPolicy,
     private readonly hooks: RetryHooks,
-    private readonly signal: AbortSignal,
+    /**
+     * Ends the retries: the registry shuts down, or (a shared outbox) this replica lost the
+     * endpoint's lease, so another one delivers now and a retry from here would repeat it. Read
+     * at each write: a new lease is a new signal.
+     */
+    private readonly stop: () => AbortSignal,
     private readonly random: () => number = Math.random,
   ) {}
 
   async write(events: Event[]): Promise<void> {
+    const signal = this.stop();
     let attempt = this.hooks.priorAttempts(events);
     for (;;) {
-      this.signal.throwIfAborted();
+      signal.throwIfAborted();
       try {
         await this.inner.write(events);
         return;
       } catch (err) {
         if (!(err instanceof DeliveryError)) throw err;
         // Cut short by shutdown: not the endpoint's failure, and the events stay queued.
-        this.signal.throwIfAborted();
+        signal.throwIfAborted();
         attempt++;
         this.hooks.failed(events, err, attempt);
         if (err.status === 410) throw new EndpointGoneError(this.endpoint);
         const reason = this.giveUpReason(events, attempt);
         if (reason) throw new GaveUpError(`${reason}; last error: ${err.message}`, err.status);
-        await sleep(this.delay(attempt, err), undefined, { signal: this.signal });
+        await sleep(this.delay(attempt, err), undefined, { signal });
       }
     }
   }
