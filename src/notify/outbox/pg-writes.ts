@@ -3,6 +3,8 @@ import { EventState, type OpResult, type OutboxOp, type QueuedRow } from '../pro
 import { CHANNEL, LockSpace, SCHEMA } from './pg-schema.ts';
 
 const E = `${SCHEMA}.events`;
+/** The ops that many requests send at once, applied a run at a time (PgWrites.bulk). */
+const BULK = new Set<OutboxOp['t']>(['insert', 'confirm', 'intend']);
 
 /**
  * Retained events by range (protocol.ts EventRange), on the event's own timestamp, as text (ISO
@@ -58,7 +60,20 @@ export class PgWrites {
       if (!durable) await c.query('SET LOCAL synchronous_commit = off');
       if (queues) await c.query('SELECT pg_advisory_xact_lock($1, 0)', [LockSpace.events]);
       const results: OpResult[] = [];
-      for (const op of ops) results.push(await this.apply(op, now));
+      for (let i = 0; i < ops.length; ) {
+        // A run of intents, confirms or inserts (many requests' writes in one group) goes as one
+        // statement or two: round trips, not rows, are what a commit costs here.
+        const t = ops[i]!.t;
+        let j = i + 1;
+        if (BULK.has(t)) while (j < ops.length && ops[j]!.t === t) j++;
+        if (j - i > 1) {
+          await this.bulk(ops.slice(i, j), now);
+          for (let k = i; k < j; k++) results.push(null);
+        } else {
+          results.push(await this.apply(ops[i]!, now));
+        }
+        i = j;
+      }
       if (woken.length > 0) await c.query('SELECT pg_notify($1, $2)', [CHANNEL, JSON.stringify(woken)]);
       await c.query('COMMIT');
       return results;
@@ -159,6 +174,27 @@ export class PgWrites {
       case 'prune': // upkeep runs after the commit (pg-upkeep.ts)
       case 'barrier':
         return null;
+    }
+  }
+
+  /** A run of ops of one bulk kind, in order, in as few statements as it takes. */
+  private async bulk(run: OutboxOp[], now: number): Promise<void> {
+    const c = this.client;
+    const t = run[0]!.t;
+    if (t === 'insert') {
+      await this.insert(run as QueuedRow[], now);
+    } else if (t === 'confirm') {
+      const confirms = run as Extract<OutboxOp, { t: 'confirm' }>[];
+      await this.insert(confirms.flatMap((op) => op.rows), now);
+      await c.query(`DELETE FROM ${SCHEMA}.intents WHERE id = ANY($1)`, [confirms.map((op) => op.id)]);
+    } else if (t === 'intend') {
+      const intents = run as Extract<OutboxOp, { t: 'intend' }>[];
+      await c.query(
+        `INSERT INTO ${SCHEMA}.intents (id, owner, at, record)
+         SELECT id, $1, at, record FROM unnest($2::text[], $3::bigint[], $4::text[]) AS r (id, at, record)
+         ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, at = excluded.at, record = excluded.record`,
+        [this.owner, intents.map((op) => op.id), intents.map((op) => op.at), intents.map((op) => op.record)],
+      );
     }
   }
 
