@@ -49,7 +49,11 @@ export class ReferrerStore implements ReferrerService {
       const raw = await readOptional(this.driver, `${dir}/${entry}`);
       if (!raw) continue;
       const d = JSON.parse(raw.toString('utf8')) as Descriptor;
-      if (artifactType === undefined || d.artifactType === artifactType) out.push(d);
+      if (artifactType !== undefined && d.artifactType !== artifactType) continue;
+      // A referrer deleted behind our back (Distribution's DELETE or its garbage collector, which
+      // know nothing of this index) is not listed: only what the registry still serves.
+      if (!(await readOptional(this.driver, layout.revisionLink(this.name, d.digest)))) continue;
+      out.push(d);
     }
     return out;
   }

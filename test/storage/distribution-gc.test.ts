@@ -159,6 +159,11 @@ describe('Distribution 2.8.2\'s garbage-collect on a root Dockyard wrote', { tim
       await assertServes(url, 'gc/app', 'v1', app.manifest, app.mediaType, [app.config, ...app.layers]);
       assert.equal((await get(url, `/v2/gc/app/manifests/${referrer.digest}`, MediaType.ociManifest)).status, 404);
       for (const i of multi.images) assert.equal((await get(url, `/v2/gc/multi/manifests/${i.manifest.digest}`, i.mediaType)).status, 404);
+      // The collected referrer is gone from the referrers API too, though only Dockyard indexes it.
+      const refs = await get(url, `/v2/gc/app/referrers/${app.manifest.digest}`);
+      assert.equal(refs.status, 200);
+      const listed = JSON.parse(refs.body.toString('utf8')) as { manifests: unknown[] };
+      assert.deepEqual(listed.manifests, [], 'no referrer that is not served');
     });
   });
 });
