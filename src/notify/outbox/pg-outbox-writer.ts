@@ -1,4 +1,5 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
+import type pg from 'pg';
 import type { PostgresOutboxOptions } from '../options.ts';
 import type { WriteRequest, WriterControl, WriterMessage } from '../protocol.ts';
 import { threadFailpoint } from '../threads/thread-failpoint.ts';
@@ -7,25 +8,41 @@ import { PgUpkeep } from './pg-upkeep.ts';
 import { endpointsToWake, PgWrites } from './pg-writes.ts';
 
 /**
- * The shared outbox's writer thread: outbox-writer.ts's protocol, on PostgreSQL. Groups from
- * every client (the registry's thread, the delivery thread) are committed one at a time on one
- * connection, in arrival order. A lost connection ends the thread: the supervisor starts it again,
- * and whoever waited gets a 503 meanwhile, as when the SQLite writer dies.
+ * The shared outbox's writer thread: outbox-writer.ts's protocol, on PostgreSQL. Each client (the
+ * registry's thread, the delivery thread) has a connection of its own, and its groups are
+ * committed there one at a time, in arrival order: the delivery's bookkeeping (acknowledgements,
+ * attempt records) never queues in front of a request's commit, as a round trip to the server
+ * costs far more than an SQLite commit does. A lost connection ends the thread: the supervisor
+ * starts it again, and whoever waited gets a 503 meanwhile, as when the SQLite writer dies.
  */
 const { postgres, owner } = workerData as { postgres: PostgresOutboxOptions; owner: string };
-const client = await connectOutbox(postgres, 'dockyard-outbox-writer');
-const upkeepClient = await connectOutbox(postgres, 'dockyard-outbox-upkeep');
 const die = (err: unknown) => {
   throw err instanceof Error ? err : new Error(String(err)); // uncaught: the thread ends, the supervisor restarts it
 };
-client.on('error', die);
-upkeepClient.on('error', die);
-const writes = new PgWrites(client, owner);
-const upkeep = new PgUpkeep(upkeepClient, (err) => console.error('outbox upkeep failed', err));
+const [requestsClient, bookkeepingClient, upkeepClient] = await Promise.all(
+  ['dockyard-outbox-writer', 'dockyard-outbox-bookkeeping', 'dockyard-outbox-upkeep'].map((name) => connectOutbox(postgres, name)),
+);
+for (const c of [requestsClient, bookkeepingClient, upkeepClient]) c!.on('error', die);
+const upkeep = new PgUpkeep(upkeepClient!, (err) => console.error('outbox upkeep failed', err));
 let delivery: MessagePort | null = null;
-let queue: Promise<void> = Promise.resolve();
 
-async function serve(port: { postMessage(message: WriterMessage): void }, request: WriteRequest): Promise<void> {
+/** One client's line: its connection, and its groups one at a time in arrival order. */
+class Line {
+  private queue: Promise<void> = Promise.resolve();
+  private readonly writes: PgWrites;
+
+  constructor(client: pg.ClientBase) {
+    this.writes = new PgWrites(client, owner);
+  }
+
+  enqueue(port: { postMessage(message: WriterMessage): void }, request: WriteRequest): void {
+    this.queue = this.queue.then(() => serve(this.writes, port, request));
+  }
+}
+const requests = new Line(requestsClient!);
+const bookkeeping = new Line(bookkeepingClient!);
+
+async function serve(writes: PgWrites, port: { postMessage(message: WriterMessage): void }, request: WriteRequest): Promise<void> {
   let reply: WriterMessage;
   try {
     threadFailpoint('outbox.writer.commit'); // dies before the group is committed
@@ -43,20 +60,15 @@ async function serve(port: { postMessage(message: WriterMessage): void }, reques
   if (endpoints.length > 0) delivery?.postMessage({ kind: 'committed', endpoints } satisfies WriterMessage);
 }
 
-/** One transaction at a time, in arrival order, whichever client sent it. */
-function enqueue(port: { postMessage(message: WriterMessage): void }, request: WriteRequest): void {
-  queue = queue.then(() => serve(port, request));
-}
-
 const main = parentPort!;
 main.on('message', (message: WriteRequest | WriterControl) => {
   if (message.kind === 'write') {
-    enqueue(main, message);
+    requests.enqueue(main, message);
     return;
   }
   delivery?.close();
   const port = message.port;
   delivery = port;
-  port.on('message', (request: WriteRequest) => enqueue(port, request));
+  port.on('message', (request: WriteRequest) => bookkeeping.enqueue(port, request));
 });
 main.postMessage({ kind: 'ready' } satisfies WriterMessage);
