@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { ChildRegistry, freePort, writeConfig } from '../helpers/child-registry.ts';
 import { ociImage } from '../helpers/oci.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { eventsOf, ok, WebhookReceiver, type ReceivedRequest } from '../helpers/receiver.ts';
 import { TcpProxy } from '../helpers/tcp-proxy.ts';
+import { Replicas } from './replicas.ts';
 import { drained, endpointState, eventually, NotifyClient } from './support.ts';
 
 /** How long the server's keepalive takes to drop a vanished peer on a lease session (5 s idle + 3 probes 2 s apart). */
@@ -26,28 +26,14 @@ describe('a network cut between the delivering replica and the shared outbox', {
   let db: TestPostgres;
   let proxy: TcpProxy;
   let work: string;
-  const running: ChildRegistry[] = [];
 
-  async function replica(name: string, url: string, hookUrl: string): Promise<ChildRegistry> {
-    const port = await freePort();
-    const file = await writeConfig(
-      work,
-      {
-        version: 0.1,
-        log: { level: 'error' },
-        http: { addr: `127.0.0.1:${port}` },
-        storage: { filesystem: { rootdirectory: path.join(work, 'data') } },
-        notifications: {
-          endpoints: [{ name: 'hook', url: hookUrl, headers: { 'X-Replica': name }, timeout: '500ms', backoff: '100ms', threshold: 1, maxbackoff: '300ms' }],
-          outbox: { postgres: { url } },
-        },
-      },
-      `${name}.yml`,
-    );
-    const child = await ChildRegistry.start(file, port);
-    running.push(child);
-    return child;
-  }
+  const replicas = new Replicas(() => work);
+  const replica = (name: string, url: string, hookUrl: string) =>
+    replicas.start(name, {
+      outboxUrl: url,
+      hookUrl,
+      endpoint: { headers: { 'X-Replica': name }, backoff: '100ms', threshold: 1, maxbackoff: '300ms' },
+    });
 
   before(async () => {
     work = await mkdtemp(path.join(tmpdir(), 'dockyard-outbox-cut-'));
@@ -55,7 +41,7 @@ describe('a network cut between the delivering replica and the shared outbox', {
     proxy = await TcpProxy.start(db.port);
   });
   after(async () => {
-    for (const child of running) await child.kill();
+    await replicas.killAll();
     await proxy?.close();
     await db?.stop();
     if (work) await rm(work, { recursive: true, force: true });

@@ -7,10 +7,11 @@ import pg from 'pg';
 import type { Event } from '../../src/notify/event.ts';
 import { verify } from '../../src/notify/delivery/signing.ts';
 import { Failpoints } from '../../src/storage/failpoints.ts';
-import { ChildRegistry, freePort, writeConfig } from '../helpers/child-registry.ts';
+import { freePort } from '../helpers/child-registry.ts';
 import { ociImage, randomBlob } from '../helpers/oci.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { eventsOf, ok, WebhookReceiver } from '../helpers/receiver.ts';
+import { Replicas } from './replicas.ts';
 import { adminJson, drained, endpointState, eventually, NotifyClient, type EndpointState } from './support.ts';
 
 /**
@@ -22,35 +23,17 @@ import { adminJson, drained, endpointState, eventually, NotifyClient, type Endpo
 describe('replicas sharing a PostgreSQL outbox', { timeout: 180_000 }, () => {
   let db: TestPostgres;
   let work: string;
-  const running: ChildRegistry[] = [];
 
-  async function replica(name: string, url: string, hookUrl: string, env: NodeJS.ProcessEnv = {}, extra: Record<string, unknown> = {}): Promise<ChildRegistry> {
-    const port = await freePort();
-    const file = await writeConfig(
-      work,
-      {
-        version: 0.1,
-        log: { level: 'warn' },
-        http: { addr: `127.0.0.1:${port}` },
-        storage: { filesystem: { rootdirectory: path.join(work, 'data') }, delete: { enabled: true } },
-        notifications: {
-          endpoints: [{ name: 'hook', url: hookUrl, timeout: '500ms', backoff: '50ms', threshold: 2, maxbackoff: '200ms', ...extra }],
-          outbox: { postgres: { url } },
-        },
-      },
-      `${name}.yml`,
-    );
-    const child = await ChildRegistry.start(file, port, 30_000, env);
-    running.push(child);
-    return child;
-  }
+  const replicas = new Replicas(() => work);
+  const replica = (name: string, url: string, hookUrl: string, env: NodeJS.ProcessEnv = {}, endpoint: Record<string, unknown> = {}) =>
+    replicas.start(name, { outboxUrl: url, hookUrl, env, endpoint });
 
   before(async () => {
     work = await mkdtemp(path.join(tmpdir(), 'dockyard-shared-outbox-'));
     db = await startPostgres();
   });
   after(async () => {
-    for (const child of running) await child.kill();
+    await replicas.killAll();
     await db?.stop();
     if (work) await rm(work, { recursive: true, force: true });
   });
