@@ -33,7 +33,7 @@ async function pushOne(h: Harness): Promise<void> {
 const MAX_ATTEMPTS_PER_SECOND = 50;
 
 // One at a time: a tight retry loop is measured by how many attempts it makes, so nothing else may share the CPU.
-describe('retry policy edges', { timeout: 30_000 }, () => {
+describe('retry policy edges', { timeout: 90_000 }, () => {
   it('delivers each event once with timeout: 0 (Distribution’s "use the default"), or refuses that config', async (t) => {
     const h = await tryStart(t, { timeout: 0 }, () => ({ status: 200 }));
     if (!h) return;
