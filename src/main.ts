@@ -15,7 +15,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = createLogger(loaded.config.log.level);
+  const logger = createLogger(loaded.config.log);
   for (const warning of loaded.warnings) logger.warn(warning);
 
   let running;

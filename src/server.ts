@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { Registry as MetricsRegistry, collectDefaultMetrics } from 'prom-client';
 import { createApp } from './api/app.ts';
 import { ClientAddress } from './api/client-address.ts';
+import { HttpMetrics } from './api/http-metrics.ts';
 import { createGuards } from './api/guards.ts';
 import { setUpAuth } from './auth/setup.ts';
 import { parseListenAddress } from './config/listen-address.ts';
@@ -19,6 +20,7 @@ import type { NotificationAdmin } from './notify/admin.ts';
 import { NoopNotifier, type Notifier } from './notify/notifier.ts';
 import type { StorageDriver } from './storage/driver.ts';
 import { FilesystemDriver } from './storage/filesystem-driver.ts';
+import { MeteredDriver, storageActionSeconds } from './storage/metered-driver.ts';
 import { migrateLayout } from './storage/layout-migration.ts';
 import { StorageRegistry } from './storage/storage-registry.ts';
 import { purgeUploads } from './storage/upload-purger.ts';
@@ -44,14 +46,16 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
   let port = wantedPort; // the real one (for port 0) once listening; events name it in source.addr
 
   const storage = storageOptions(config.storage);
-  const { driver, stateDir } = await openStorage(storage, logger);
+  const metrics = new MetricsRegistry();
+  const opened = await openStorage(storage, logger);
+  const { stateDir } = opened;
+  const driver = new MeteredDriver(opened.driver, storageActionSeconds(metrics));
   const registry = new StorageRegistry(driver);
   // Before anything starts: a missing htpasswd file or bad certificate bundle stops the start here.
   const auth = await setUpAuth(config.auth, {
     storageRoot: stateDir,
     allowRemoteAdmin: config.notifications.admin.allowremote,
   });
-  const metrics = new MetricsRegistry();
   const durable = storage.kind === 'filesystem' ? storage.fsync : true;
   const notify = notifyOptions(config.notifications, { storageRoot: stateDir, durable });
   // Loaded only when used: the delivery machinery (SQLite, undici) costs memory a registry
@@ -85,7 +89,12 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
       guards: createGuards(auth.access),
       tokenService: auth.tokenService,
     },
-    { headers: config.http.headers, clients: new ClientAddress(config.http.trustedproxies) },
+    {
+      headers: config.http.headers,
+      clients: new ClientAddress(config.http.trustedproxies),
+      accessLog: !config.log.accesslog.disabled,
+      metrics: new HttpMetrics(metrics),
+    },
     logger,
   );
   const server = createServer({ keepAliveTimeout: 65_000 }, app);

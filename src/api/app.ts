@@ -4,7 +4,10 @@ import type { ClientAddress } from './client-address.ts';
 import type { ApiDeps } from './deps.ts';
 import { errorRenderer, notFound } from './errors.ts';
 import { API_VERSION, Header } from './headers.ts';
+import { assertRoutesNamed, measureExchange } from './exchange.ts';
+import type { HttpMetrics } from './http-metrics.ts';
 import { requestContext } from './request-context.ts';
+import { requestLog } from './request-log.ts';
 import { registerBaseRoutes } from './routes/base.ts';
 import { registerBlobRoutes } from './routes/blobs.ts';
 import { registerCatalogRoutes } from './routes/catalog.ts';
@@ -20,6 +23,9 @@ export interface HttpOptions {
   /** `http.headers`: added to every response. */
   headers: Record<string, string | string[]>;
   clients: ClientAddress;
+  /** The access log, one line per request (`log.accesslog.disabled: false`). */
+  accessLog: boolean;
+  metrics: HttpMetrics;
 }
 
 /** Builds the HTTP application: the `/v2/` API over the services in `deps`. */
@@ -27,17 +33,15 @@ export function createApp(deps: ApiDeps, http: HttpOptions, logger: Logger): Exp
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  app.use((req, res, next) => {
+  app.use((_req, res, next) => {
     for (const [name, value] of Object.entries(http.headers)) res.setHeader(name, value);
     res.setHeader(Header.ApiVersion, API_VERSION);
-    const started = process.hrtime.bigint();
-    res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      logger.info({ method: req.method, url: req.originalUrl, status: res.statusCode, ms, id: res.locals.ctx?.id }, 'request');
-    });
     next();
   });
+  app.use(measureExchange());
   app.use(requestContext(deps.externalBaseUrl, http.clients));
+  app.use(http.metrics.middleware());
+  if (http.accessLog) app.use(requestLog(logger));
 
   const v2 = express.Router({ caseSensitive: true, strict: true });
   registerBaseRoutes(v2, deps.guards);
@@ -47,6 +51,7 @@ export function createApp(deps: ApiDeps, http: HttpOptions, logger: Logger): Exp
   registerUploadRoutes(v2, deps); // before blobs: "blobs/uploads" must not be read as a digest
   registerBlobRoutes(v2, deps);
   registerManifestRoutes(v2, deps);
+  assertRoutesNamed(v2);
   app.use(v2);
   const admin = express.Router();
   registerHealthRoutes(admin, deps.notifications, deps.storageProblem);

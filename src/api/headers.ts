@@ -14,6 +14,7 @@ export const Header = {
   Link: 'Link',
   Allow: 'Allow',
   ETag: 'ETag',
+  RequestId: 'X-Request-Id',
 } as const;
 
 export const API_VERSION = 'registry/2.0';

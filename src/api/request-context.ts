@@ -2,14 +2,20 @@ import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import type { RequestContext } from '../oci/request-context.ts';
 import type { ClientAddress } from './client-address.ts';
+import { Header } from './headers.ts';
+
+/** An `X-Request-Id` we carry on as ours: a short token, nothing a log line or header could trip on. */
+const SANE_REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,127}$/;
 
 /** Captures the request's facts once, for events, logs and access checks. */
 export function requestContext(externalBaseUrl: string | undefined, clients: ClientAddress): RequestHandler {
   return (req, res, next) => {
     const host = req.headers.host ?? '';
     const client = clients.resolve(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for']);
+    const id = requestId(req.headers[Header.RequestId.toLowerCase()], client.proxied);
+    res.setHeader(Header.RequestId, id);
     const ctx: RequestContext = {
-      id: randomUUID(),
+      id,
       addr: client.proxied ? client.ip : formatAddress(client.ip, req.socket.remotePort),
       clientIp: client.ip,
       host,
@@ -34,6 +40,16 @@ export function contextOf(res: Response): RequestContext {
 
 export function isHead(req: Request): boolean {
   return req.method === 'HEAD';
+}
+
+/**
+ * The request's id: the one a trusted proxy passed on (`X-Request-Id`, when `http.trustedproxies`
+ * names the peer and it named the client), so one id follows the request through both logs;
+ * otherwise ours. A client talking to us directly cannot choose the id its events carry.
+ */
+function requestId(incoming: string | string[] | undefined, viaTrustedProxy: boolean): string {
+  if (viaTrustedProxy && typeof incoming === 'string' && SANE_REQUEST_ID.test(incoming)) return incoming;
+  return randomUUID();
 }
 
 function formatAddress(ip: string, port: number | undefined): string {

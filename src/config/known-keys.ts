@@ -7,10 +7,7 @@
  */
 export const DISTRIBUTION_TUNING_KEYS_NOT_IMPLEMENTED: readonly string[] = [
   'loglevel',
-  'log.formatter',
-  'log.fields',
   'log.hooks',
-  'log.accesslog',
   'log.reportcaller',
   'http.secret',
   'http.relativeurls',
@@ -62,6 +59,10 @@ export const IMPLEMENTED_KEYS: readonly string[] = [
   'version',
   'log',
   'log.level',
+  'log.formatter',
+  'log.fields',
+  'log.accesslog',
+  'log.accesslog.disabled',
   'http',
   'http.addr',
   'http.host',

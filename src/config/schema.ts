@@ -14,7 +14,17 @@ const logLevel = z.enum(['error', 'warn', 'info', 'debug']);
 export const configSchema = z
   .object({
     version: z.union([z.string(), z.number()]).transform(String).default('0.1'),
-    log: z.strictObject({ level: logLevel.default('info') }).prefault({}),
+    log: z
+      .strictObject({
+        level: logLevel.default('info'),
+        /** `json` lines (default), `text` for a terminal; Distribution's `logstash` is written as `json`. */
+        formatter: z.enum(['json', 'text', 'logstash']).default('json'),
+        /** Added to every line, as Distribution's `log.fields`. */
+        fields: z.record(z.string(), z.unknown()).default({}),
+        /** The access log (one line per request); `disabled: true` turns it off, as in Distribution. */
+        accesslog: z.strictObject({ disabled: bool.default(false) }).prefault({}),
+      })
+      .prefault({}),
     http: z
       .strictObject({
         addr: listenAddress.default('127.0.0.1:5000'),

@@ -50,7 +50,8 @@ export async function startLoggedRegistry(): Promise<LoggedRegistry> {
       registry,
       receiver,
       users,
-      requests: () => lines.map((l) => JSON.parse(l) as RequestLine & { msg: string }).filter((l) => l.msg === 'request'),
+      // The access log's lines: those with a handler (src/api/request-log.ts).
+      requests: () => lines.map((l) => JSON.parse(l) as RequestLine & { handler?: string }).filter((l) => l.handler !== undefined),
       async stop() {
         await registry.close();
         await receiver.close();

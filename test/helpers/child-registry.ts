@@ -32,24 +32,29 @@ export async function writeConfig(dir: string, config: Record<string, unknown>, 
  * kill it for real (SIGKILL) and start it again on the same storage and config.
  */
 export class ChildRegistry {
-  private output = '';
+  private printed = '';
 
   private constructor(
     private readonly child: ChildProcess,
     readonly url: string,
     private readonly exited: Promise<unknown>,
   ) {
-    child.stdout?.on('data', (c: Buffer) => (this.output += c.toString('utf8')));
-    child.stderr?.on('data', (c: Buffer) => (this.output += c.toString('utf8')));
+    child.stdout?.on('data', (c: Buffer) => (this.printed += c.toString('utf8')));
+    child.stderr?.on('data', (c: Buffer) => (this.printed += c.toString('utf8')));
   }
 
   get pid(): number {
     return this.child.pid!;
   }
 
+  /** Everything the process printed so far, stdout and stderr as they came (for tests of its logs). */
+  get output(): string {
+    return this.printed;
+  }
+
   /** What the process printed so far (for failure messages). */
   get log(): string {
-    return this.output.slice(-4000);
+    return this.printed.slice(-4000);
   }
 
   /**
