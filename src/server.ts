@@ -24,6 +24,9 @@ import { MeteredDriver, storageActionSeconds } from './storage/metered-driver.ts
 import { migrateLayout } from './storage/layout-migration.ts';
 import { StorageRegistry } from './storage/storage-registry.ts';
 import { purgeUploads } from './storage/upload-purger.ts';
+import { scheduleGarbageCollection } from './storage/gc/gc-schedule.ts';
+import type { GcOptions, GcReport } from './storage/gc/garbage-collector.ts';
+import { internalContext } from './notify/events/internal-context.ts';
 
 export interface RunningRegistry {
   server: Server;
@@ -34,6 +37,8 @@ export interface RunningRegistry {
   metrics: MetricsRegistry;
   /** The debug server's port (metrics), when `http.debug.addr` is set. */
   debugPort?: number;
+  /** One garbage collection now, in this process, its deletions reported as events (actor.internal "gc"). */
+  collectGarbage(options: GcOptions): Promise<GcReport>;
   close(): Promise<void>;
 }
 
@@ -111,6 +116,16 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
         );
       }, purging.interval).unref()
     : undefined;
+  const gcConfig = config.storage.gc;
+  const gc = scheduleGarbageCollection(
+    registry,
+    { enabled: gcConfig.enabled, intervalMs: gcConfig.interval, delayMs: gcConfig.delay, deleteUntagged: gcConfig.deleteuntagged },
+    () => {
+      const ctx = internalContext('gc', `http://127.0.0.1:${port}`);
+      return (name) => notifier.listen(registry.repository(name), ctx);
+    },
+    logger,
+  );
 
   const debugConfig = config.http.debug;
   let debug: Awaited<ReturnType<typeof startDebugServer>> | undefined;
@@ -141,8 +156,10 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
     registry,
     metrics,
     ...(debug ? { debugPort: debug.port } : {}),
+    collectGarbage: (options) => gc.run(options),
     async close() {
       clearInterval(purgeTimer);
+      await gc.stop();
       debug?.server.close();
       const closed = once(server, 'close');
       server.close();

@@ -78,6 +78,18 @@ export const configSchema = z
               .prefault({}),
           })
           .prefault({}),
+        /**
+         * Dockyard's online garbage collection (src/storage/gc): every `interval`, blobs and links no
+         * manifest references and older than `delay` are removed (README, "Garbage collection").
+         */
+        gc: z
+          .strictObject({
+            enabled: bool.default(false),
+            interval: positiveDuration.default(24 * 3_600_000),
+            delay: duration.default(3_600_000),
+            deleteuntagged: bool.default(false),
+          })
+          .prefault({}),
       }))
       .prefault({}),
     auth: authSchema,

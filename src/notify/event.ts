@@ -46,6 +46,10 @@ export const requestSchema = z.object({
 
 export const actorSchema = z.object({
   name: z.string().optional().describe('Authenticated subject that caused the event.'),
+  internal: z
+    .enum(['gc'])
+    .optional()
+    .describe('Set when the registry itself made the change, no client: "gc" for its garbage collection (name is then absent).'),
 });
 
 export const sourceSchema = z.object({

@@ -3,6 +3,8 @@ import { request, type IncomingMessage } from 'node:http';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
+import express from 'express';
+import { assertRoutesNamed } from '../../src/api/exchange.ts';
 import { bytes, withDigest } from '../helpers/client.ts';
 import { randomBlob } from '../helpers/oci.ts';
 import { useTestRegistry } from '../helpers/registry.ts';
@@ -146,5 +148,13 @@ describe('HTTP and storage metrics on the debug listener', { timeout: 60_000 }, 
     const handlers = new Set([...text.matchAll(/handler="([^"]+)"/g)].map((m) => m[1]));
     const known = ['base', 'catalog', 'tags', 'referrers', 'blob-upload', 'blob-upload-chunk', 'blob', 'manifest', 'healthz', 'readyz', 'notifications', 'token', 'none'];
     for (const handler of handlers) assert.ok(known.includes(handler!), `handler label ${handler}`);
+  });
+
+  it('stops the start when a /v2/ route has no name for its label', () => {
+    const router = express.Router();
+    router.get(/^\/v2\/_catalog$/, (_req, res) => void res.end());
+    assert.doesNotThrow(() => assertRoutesNamed(router));
+    router.get(/^\/v2\/(.+)\/new-thing$/, (_req, res) => void res.end());
+    assert.throws(() => assertRoutesNamed(router), /new-thing\$ has no name in src\/api\/exchange.ts/);
   });
 });

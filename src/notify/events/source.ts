@@ -4,6 +4,7 @@ import type { Descriptor } from '../../oci/descriptor.ts';
 import type { RequestContext } from '../../oci/request-context.ts';
 import type { Action, Event, EventTarget } from '../event.ts';
 import type { EventOrigin } from './change-intent.ts';
+import { isInternal } from './internal-context.ts';
 
 /**
  * Builds events: stamps each with a fresh id and the time, and the request, actor and source
@@ -26,7 +27,7 @@ export class EventFactory {
   origin(ctx: RequestContext): EventOrigin {
     return {
       request: { id: ctx.id, addr: ctx.addr, host: ctx.host, method: ctx.method, useragent: ctx.useragent },
-      actor: ctx.actor ? { name: ctx.actor } : {},
+      actor: isInternal(ctx) ? { internal: ctx.internal } : ctx.actor ? { name: ctx.actor } : {},
       source: { addr: this.sourceAddr(), instanceID: this.instanceID },
     };
   }

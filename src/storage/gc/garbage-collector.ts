@@ -1,0 +1,215 @@
+import type { Logger } from 'pino';
+import type { Digest } from '../../oci/digest.ts';
+import type { RepoName } from '../../oci/names.ts';
+import { layout } from '../layout.ts';
+import type { Repository } from '../repository.ts';
+import type { StorageRegistry } from '../storage-registry.ts';
+import { ManifestReader, markAll } from './mark.ts';
+import { Quarantine, listBlobs, removeEmptyRepository, removeLayerLink, statOptional, stillLinked, unlessGone, uploadsSettled } from './sweep.ts';
+
+export interface GcOptions {
+  /** Report what would go, change nothing, emit nothing. */
+  dryRun: boolean;
+  /** Also delete manifests no tag reaches (neither tagged, nor a tagged index's child, nor a kept manifest's referrer). */
+  deleteUntagged: boolean;
+  /** Grace period: nothing whose data or link was written after (start - delayMs) is removed. */
+  delayMs: number;
+}
+
+export interface GcDependencies {
+  /** The repository the collector deletes through: the notifier's listening one, so deletions emit events. */
+  repository?: (name: RepoName) => Repository;
+  now?: () => Date;
+}
+
+export interface GcReport {
+  dryRun: boolean;
+  blobsRemoved: number;
+  bytesFreed: number;
+  manifestsRemoved: number;
+  layerLinksRemoved: number;
+  repositoriesRemoved: number;
+  /** Unreferenced blobs or links left because they are younger than the grace period, or came back into use during the run. */
+  kept: { young: number; reclaimedByPush: number };
+  repositories: number;
+  blobsSeen: number;
+  durationMs: number;
+}
+
+/**
+ * Distribution's mark and sweep, run while the registry serves. Mark: every manifest revision of
+ * every repository (with `deleteUntagged`, only those a tag reaches, see markRepository), and all
+ * it references. Sweep: untagged manifests (through the repository: `delete` events), layer links
+ * a repository's kept manifests do not reference (`delete` events, one per repository), blob data
+ * no repository references any more (blobs are global: no repository to name, no event), and
+ * repositories left with nothing (they leave the catalog).
+ *
+ * Safe against concurrent pushes, on one process or several sharing a bucket, by three rules:
+ *  1. Grace by age: nothing whose data, revision link or layer link was written after
+ *     `cutoff = start - delay` is a candidate. A push writes every link it makes (a layer link at
+ *     upload completion or mount, a revision link at every manifest PUT, even of bytes already
+ *     stored), so anything a push in progress made is younger than the cutoff. Ages are the
+ *     storage's mtimes (S3: LastModified, the server's clock): `delay` must exceed clock skew and
+ *     the time a client takes from its first blob to its manifest.
+ *  2. Fresh marks after choosing: the candidates are chosen from a first mark, then everything is
+ *     marked again from a fresh listing before anything is removed, and a candidate marked then
+ *     (or whose link was rewritten: age checked again at removal) stays.
+ *  3. Move aside, look, then delete: candidate blob data is moved out of blobs/ first. A push that
+ *     checks for the blob after the move finds it missing and brings its own copy (upload or a
+ *     refused mount); one that linked it before is seen by the look after the move (every
+ *     repository, listed then, for a layer or revision link to it), and the blob is put back.
+ * What is left (README, "Garbage collection"): a push reusing a blob that was stored, unreferenced
+ * and older than the delay, whose existence check falls before the move and whose link write after
+ * the look; and likewise a tag pushed onto an old untagged manifest between the last check and its
+ * delete. Closing those needs the write paths to check again after writing.
+ */
+export async function collectGarbage(
+  registry: StorageRegistry,
+  options: GcOptions,
+  logger: Logger,
+  deps: GcDependencies = {},
+): Promise<GcReport> {
+  const now = deps.now ?? (() => new Date());
+  const repository = deps.repository ?? ((name: RepoName) => registry.repository(name));
+  const driver = registry.driver;
+  const started = now();
+  const cutoff = new Date(started.getTime() - options.delayMs);
+  const markOptions = { deleteUntagged: options.deleteUntagged, cutoff };
+  const report: GcReport = {
+    dryRun: options.dryRun,
+    blobsRemoved: 0,
+    bytesFreed: 0,
+    manifestsRemoved: 0,
+    layerLinksRemoved: 0,
+    repositoriesRemoved: 0,
+    kept: { young: 0, reclaimedByPush: 0 },
+    repositories: 0,
+    blobsSeen: 0,
+    durationMs: 0,
+  };
+  const prefix = options.dryRun ? 'gc (dry run): would remove' : 'gc: removed';
+
+  // Mark.
+  const reader = new ManifestReader(driver);
+  const names = await registry.repositoryNames();
+  report.repositories = names.length;
+  const first = await markAll(driver, names, reader, markOptions);
+
+  // Choose.
+  const untagged: Array<{ name: RepoName; digest: Digest }> = [];
+  const links: Array<{ name: RepoName; digest: Digest }> = [];
+  const survivingLinks = new Set<Digest>();
+  for (const [name, state] of first.states) {
+    const marks = first.marks.get(name)!;
+    for (const digest of state.revisions.keys()) if (!marks.kept.has(digest)) untagged.push({ name, digest });
+    for (const [digest, at] of state.layers) {
+      if (marks.referenced.has(digest)) survivingLinks.add(digest);
+      else if (at >= cutoff) {
+        survivingLinks.add(digest);
+        report.kept.young++;
+      } else links.push({ name, digest });
+    }
+  }
+  const blobs = await listBlobs(driver);
+  report.blobsSeen = blobs.size;
+  const candidates: Array<{ digest: Digest; size: number }> = [];
+  for (const [digest, info] of blobs) {
+    if (first.referenced.has(digest) || survivingLinks.has(digest)) continue;
+    if (info.modifiedAt >= cutoff) report.kept.young++;
+    else candidates.push({ digest, size: info.size });
+  }
+
+  if (options.dryRun) {
+    for (const m of untagged) logger.info({ repository: m.name, digest: m.digest }, `${prefix} untagged manifest`);
+    for (const l of links) logger.info({ repository: l.name, digest: l.digest }, `${prefix} layer link`);
+    for (const b of candidates) logger.info({ digest: b.digest, size: b.size }, `${prefix} blob`);
+    report.manifestsRemoved = untagged.length;
+    report.layerLinksRemoved = links.length;
+    report.blobsRemoved = candidates.length;
+    report.bytesFreed = candidates.reduce((n, b) => n + b.size, 0);
+    for (const [name, state] of first.states) {
+      const left = [...state.layers.keys()].some((d) => !links.some((l) => l.name === name && l.digest === d));
+      const revisionsLeft = state.revisions.size > untagged.filter((m) => m.name === name).length;
+      if (state.tags.size === 0 && !revisionsLeft && !left && (await uploadsSettled(driver, name, cutoff))) {
+        report.repositoriesRemoved++;
+        logger.info({ repository: name }, `${prefix} empty repository`);
+      }
+    }
+    report.durationMs = now().getTime() - started.getTime();
+    logger.info(report, 'gc (dry run) done');
+    return report;
+  }
+
+  // Untagged manifests, each checked again right before (still untagged, link not rewritten).
+  for (const { name, digest } of untagged) {
+    const repo = registry.repository(name);
+    const link = await statOptional(driver, layout.revisionLink(name, digest));
+    if (!link || link.modifiedAt >= cutoff || (await repo.tags.pointingAt(digest)).length > 0) {
+      report.kept.reclaimedByPush++;
+      continue;
+    }
+    if (await unlessGone(() => repository(name).manifests.delete(digest))) {
+      report.manifestsRemoved++;
+      logger.info({ repository: name, digest }, `${prefix} untagged manifest`);
+    }
+  }
+
+  // Mark again, from a fresh listing: what a push made since the first mark is seen now.
+  const fresh = await markAll(driver, await registry.repositoryNames(), reader, markOptions);
+
+  for (const { name, digest } of links) {
+    if (fresh.marks.get(name)?.referenced.has(digest)) {
+      report.kept.reclaimedByPush++;
+      continue;
+    }
+    const link = await statOptional(driver, layout.layerLink(name, digest));
+    if (!link) continue;
+    if (link.modifiedAt >= cutoff) {
+      report.kept.reclaimedByPush++; // linked again (an upload or mount of it) since it was chosen
+      continue;
+    }
+    if (await removeLayerLink(driver, repository(name), digest)) {
+      report.layerLinksRemoved++;
+      logger.info({ repository: name, digest }, `${prefix} layer link`);
+    }
+  }
+
+  const quarantine = new Quarantine(driver, logger);
+  try {
+    for (const { digest, size } of candidates) {
+      const data = await statOptional(driver, layout.blobData(digest));
+      if (fresh.referenced.has(digest) || !data || data.modifiedAt >= cutoff) {
+        if (data) report.kept.reclaimedByPush++;
+        continue;
+      }
+      await quarantine.hold(digest, size);
+    }
+    // The look after the move: any repository (listed now) linking a held blob gets it back.
+    const current = await registry.repositoryNames();
+    for (const digest of quarantine.digests()) {
+      if (await stillLinked(driver, current, digest)) {
+        await quarantine.restore(digest);
+        report.kept.reclaimedByPush++;
+        logger.info({ digest }, 'gc: a blob chosen for removal was linked meanwhile; kept');
+        continue;
+      }
+      report.bytesFreed += await quarantine.drop(digest);
+      report.blobsRemoved++;
+      logger.info({ digest }, `${prefix} blob`);
+    }
+  } finally {
+    await quarantine.close();
+  }
+
+  // Those listed at the start too: on S3 a repository whose last link went is no longer listed.
+  for (const name of new Set([...names, ...(await registry.repositoryNames())])) {
+    if (await removeEmptyRepository(driver, name, cutoff)) {
+      report.repositoriesRemoved++;
+      logger.info({ repository: name }, `${prefix} empty repository`);
+    }
+  }
+
+  report.durationMs = now().getTime() - started.getTime();
+  logger.info(report, 'gc done');
+  return report;
+}

@@ -1,0 +1,175 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { digestAlgorithm, digestHex, tryParseDigest, type Digest } from '../../oci/digest.ts';
+import { isRegistryError } from '../../oci/errors.ts';
+import type { RepoName } from '../../oci/names.ts';
+import { exists, listOptional, readOptional } from '../content-store.ts';
+import { isNotFound, type FileInfo, type StorageDriver } from '../driver.ts';
+import { STORAGE_PREFIX, layout, parseUploadId } from '../layout.ts';
+import type { Repository } from '../repository.ts';
+
+/** Where blobs wait, moved aside, for the last look before they are deleted (ours; Distribution never reads it). */
+export const QUARANTINE_ROOT = `${STORAGE_PREFIX}/_gc`;
+
+/** Every blob's data file under blobs/, with its stat. */
+export async function listBlobs(driver: StorageDriver): Promise<Map<Digest, FileInfo>> {
+  const blobs = new Map<Digest, FileInfo>();
+  for (const alg of await listOptional(driver, layout.blobsRoot)) {
+    for (const prefix of await listOptional(driver, `${layout.blobsRoot}/${alg}`)) {
+      for (const hex of await listOptional(driver, `${layout.blobsRoot}/${alg}/${prefix}`)) {
+        const digest = tryParseDigest(`${alg}:${hex}`);
+        if (!digest) continue;
+        const info = await statOptional(driver, layout.blobData(digest));
+        if (info) blobs.set(digest, info);
+      }
+    }
+  }
+  return blobs;
+}
+
+export async function statOptional(driver: StorageDriver, path: string): Promise<FileInfo | null> {
+  try {
+    return await driver.stat(path);
+  } catch (err) {
+    if (isNotFound(err)) return null;
+    throw err;
+  }
+}
+
+/** Runs `task`; a 404 RegistryError (gone meanwhile) or a missing path is `false`, not an error. */
+export async function unlessGone(task: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await task();
+    return true;
+  } catch (err) {
+    if (isNotFound(err) || (isRegistryError(err) && err.status === 404)) return false;
+    throw err;
+  }
+}
+
+/**
+ * Blob data moved aside, then deleted or put back. Moving is the collector's announcement: from
+ * that instant a push that checks for the blob finds none and uploads (or refuses to mount) it,
+ * so whatever links the blob after the move brings its own copy; what linked it before the move
+ * is seen by the look that follows it (`stillLinked`), and the blob is put back.
+ */
+export class Quarantine {
+  private readonly dir = `${QUARANTINE_ROOT}/${randomUUID()}`;
+  private readonly held = new Map<Digest, number>();
+
+  constructor(
+    private readonly driver: StorageDriver,
+    private readonly logger: Logger,
+  ) {}
+
+  private path(digest: Digest): string {
+    return `${this.dir}/${digestAlgorithm(digest)}-${digestHex(digest)}`;
+  }
+
+  /** Moves the blob's data aside; false when it was gone already. */
+  async hold(digest: Digest, size: number): Promise<boolean> {
+    if (!(await unlessGone(() => this.driver.move(layout.blobData(digest), this.path(digest))))) return false;
+    this.held.set(digest, size);
+    return true;
+  }
+
+  digests(): Digest[] {
+    return [...this.held.keys()];
+  }
+
+  /** Puts the blob back (unless a push stored it again meanwhile: the same bytes). */
+  async restore(digest: Digest): Promise<void> {
+    if (await exists(this.driver, layout.blobData(digest))) await this.driver.delete(this.path(digest));
+    else await this.driver.move(this.path(digest), layout.blobData(digest));
+    this.held.delete(digest);
+  }
+
+  /** Deletes the held copy for good; its size. */
+  async drop(digest: Digest): Promise<number> {
+    const size = this.held.get(digest) ?? 0;
+    await this.driver.delete(this.path(digest));
+    this.held.delete(digest);
+    return size;
+  }
+
+  /** Puts back whatever is still held (after a failure part-way), then removes the run's directory. */
+  async close(): Promise<void> {
+    for (const digest of this.digests()) {
+      try {
+        await this.restore(digest);
+      } catch (err) {
+        this.logger.error({ err, digest, path: this.path(digest) }, 'gc: could not put a blob back; move it to its data path by hand');
+      }
+    }
+    await unlessGone(() => this.driver.delete(this.dir));
+  }
+}
+
+/** Whether any repository (listed now) links `digest` as a layer or holds it as a revision. */
+export async function stillLinked(driver: StorageDriver, names: readonly RepoName[], digest: Digest): Promise<boolean> {
+  for (const name of names) {
+    if (await exists(driver, layout.layerLink(name, digest))) return true;
+    if (await exists(driver, layout.revisionLink(name, digest))) return true;
+  }
+  return false;
+}
+
+/**
+ * Removes a layer link: through the repository's blob service (which emits the `delete` event)
+ * when the blob is there to be described; directly when its data is gone already (the repository
+ * served nothing through it, so there is nothing to report).
+ */
+export async function removeLayerLink(driver: StorageDriver, repo: Repository, digest: Digest): Promise<boolean> {
+  if (await exists(driver, layout.blobData(digest))) return unlessGone(() => repo.blobs.delete(digest));
+  return unlessGone(() => driver.delete(layout.layerDir(repo.name, digest)));
+}
+
+/**
+ * Drops what is left of a repository with no tags, revisions, layer links or uploads, so it
+ * leaves the catalog: its `_manifests`, `_layers` and `_referrers`, each listed again right
+ * before, then the directory itself when nothing (no nested repository) is left in it.
+ */
+export async function removeEmptyRepository(driver: StorageDriver, name: RepoName, cutoff: Date): Promise<boolean> {
+  if (!(await uploadsSettled(driver, name, cutoff))) return false;
+  const dirs = [layout.manifestsDir(name), layout.layersDir(name), layout.referrersRoot(name), layout.uploadsDir(name)];
+  for (const dir of dirs) {
+    if (await holdsLinks(driver, dir)) return false;
+  }
+  for (const dir of dirs) await unlessGone(() => driver.delete(dir));
+  const root = layout.repository(name);
+  if ((await listOptional(driver, root)).length === 0) await unlessGone(() => driver.delete(root));
+  return true;
+}
+
+/**
+ * Whether every upload session of the repository is over: completed (its `state` says so; kept
+ * only so a retried completion answers the same) and older than the cutoff. A session in progress
+ * keeps its repository.
+ */
+export async function uploadsSettled(driver: StorageDriver, name: RepoName, cutoff: Date): Promise<boolean> {
+  for (const entry of await listOptional(driver, layout.uploadsDir(name))) {
+    const id = parseUploadId(entry);
+    if (!id) continue;
+    const state = await statOptional(driver, layout.uploadState(name, id));
+    if (!state || state.modifiedAt >= cutoff) return false;
+    const raw = await readOptional(driver, layout.uploadState(name, id));
+    try {
+      if (!raw || !(JSON.parse(raw.toString('utf8')) as { completed?: unknown }).completed) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** Whether a directory tree holds a link (`_referrers` entries do not count: they describe revisions). */
+async function holdsLinks(driver: StorageDriver, dir: string): Promise<boolean> {
+  if (dir.endsWith('/_referrers') || dir.endsWith('/_uploads')) return false;
+  for (const child of await listOptional(driver, dir)) {
+    const path = `${dir}/${child}`;
+    if (child === 'link') return true;
+    const info = await statOptional(driver, path);
+    if (info?.isDirectory && (await holdsLinks(driver, path))) return true;
+  }
+  return false;
+}

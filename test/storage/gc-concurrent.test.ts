@@ -1,0 +1,192 @@
+import assert from 'node:assert/strict';
+import { stat } from 'node:fs/promises';
+import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { createLogger } from '../../src/logger.ts';
+import { FilesystemDriver } from '../../src/storage/filesystem-driver.ts';
+import { collectGarbage, type GcReport } from '../../src/storage/gc/garbage-collector.ts';
+import { StorageRegistry } from '../../src/storage/storage-registry.ts';
+import { Client, bytes } from '../helpers/client.ts';
+import { ForwardingDriver } from '../helpers/forwarding-driver.ts';
+import { ociImage, randomBlob, sha256, type ImageFixture } from '../helpers/oci.ts';
+import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
+
+const logger = createLogger('silent');
+
+/** Holds the first call that matches until released: the collector stopped between two of its steps. */
+class PausingDriver extends ForwardingDriver {
+  private gate: { method: 'move' | 'delete'; match: (p: string) => boolean; reached: () => void; released: Promise<void> } | null = null;
+  private releaseGate: () => void = () => {};
+
+  pauseAt(method: 'move' | 'delete', match: (p: string) => boolean): { reached: Promise<void>; release: () => void } {
+    let reached!: () => void;
+    const reachedP = new Promise<void>((resolve) => (reached = resolve));
+    const released = new Promise<void>((resolve) => (this.releaseGate = resolve));
+    this.gate = { method, match, reached, released };
+    return { reached: reachedP, release: () => this.releaseGate() };
+  }
+
+  private async hold(method: 'move' | 'delete', p: string): Promise<void> {
+    const gate = this.gate;
+    if (!gate || gate.method !== method || !gate.match(p)) return;
+    this.gate = null;
+    gate.reached();
+    await gate.released;
+  }
+
+  override async move(source: string, dest: string): Promise<void> {
+    await this.hold('move', dest);
+    return super.move(source, dest);
+  }
+
+  override async delete(p: string): Promise<void> {
+    await this.hold('delete', p);
+    return super.delete(p);
+  }
+}
+
+/** Fetches a manifest and every blob it references, checking each digest. */
+async function pullsCompletely(client: Client, name: string, image: ImageFixture, reference = image.digest): Promise<void> {
+  const res = await client.fetch(`/v2/${name}/manifests/${reference}`, { headers: { accept: image.mediaType } });
+  assert.equal(res.status, 200, `${name}:${reference}`);
+  assert.equal(sha256(Buffer.from(await res.arrayBuffer())), image.digest);
+  for (const blob of [image.config, ...image.layers]) {
+    const got = await client.fetch(`/v2/${name}/blobs/${blob.digest}`);
+    assert.equal(got.status, 200, `${name} blob ${blob.digest}`);
+    assert.equal(sha256(Buffer.from(await got.arrayBuffer())), blob.digest);
+  }
+}
+
+/** A blob into `name`: mounted from `from` when the registry lets it, else uploaded in the session it opened. */
+async function mountOrPush(client: Client, name: string, from: string, blob: { data: Buffer; digest: string }): Promise<void> {
+  const res = await client.fetch(`/v2/${name}/blobs/uploads/?mount=${blob.digest}&from=${from}`, { method: 'POST' });
+  await res.arrayBuffer();
+  if (res.status === 201) return;
+  assert.equal(res.status, 202);
+  const location = res.headers.get('location')!;
+  const sep = location.includes('?') ? '&' : '?';
+  const put = await client.fetch(`${location}${sep}digest=${blob.digest}`, { method: 'PUT', body: bytes(blob.data) });
+  await put.arrayBuffer();
+  assert.equal(put.status, 201);
+}
+
+async function pushManifest(client: Client, name: string, tag: string, image: ImageFixture): Promise<void> {
+  const res = await client.pushManifest(name, tag, image.manifest, image.mediaType);
+  assert.equal(res.status, 201, await res.text());
+}
+
+const pausePoints = [
+  { at: 'before it removes the first layer link', method: 'delete' as const, match: (p: string) => p.includes('/_layers/') },
+  { at: 'before it moves the first blob aside', method: 'move' as const, match: (p: string) => p.includes('/_gc/') },
+  { at: 'after it moved blobs aside, before it deletes the first', method: 'delete' as const, match: (p: string) => p.includes('/_gc/') },
+];
+
+describe('garbage collection racing pushes', { timeout: 60_000 }, () => {
+  let registry: TestRegistry;
+  let client: Client;
+  beforeEach(async () => {
+    registry = await startTestRegistry();
+    client = new Client(registry.url);
+  });
+  afterEach(() => registry.stop());
+
+  for (const point of pausePoints) {
+    it(`every image pushed while the collector is paused ${point.at} pulls whole, and the garbage still goes`, async () => {
+      // Garbage made before the collection: an image whose manifest was deleted (its blobs are
+      // reused by the racing pushes below) and an orphan blob nothing will claim.
+      const victim = await client.pushImage('old', 'v1');
+      assert.equal((await client.fetch(`/v2/old/manifests/${victim.digest}`, { method: 'DELETE' })).status, 202);
+      const orphan = randomBlob(4096);
+      assert.equal((await client.pushBlob('junk', orphan.data, orphan.digest)).status, 201);
+      // An upload whose bytes are in before the collection starts and which completes during it.
+      const fresh = ociImage({ layers: 1 });
+      const session = await client.startUpload('fresh');
+      assert.equal((await client.patchChunk(session, fresh.layers[0]!.data, 0)).status, 202);
+      await sleep(20);
+
+      // The collector runs as another process on the same storage would (or the CLI): its own driver.
+      const driver = new PausingDriver(new FilesystemDriver(registry.root));
+      const gate = driver.pauseAt(point.method, point.match);
+      const gc = collectGarbage(new StorageRegistry(driver), { dryRun: false, deleteUntagged: false, delayMs: 0 }, logger);
+      await gate.reached;
+
+      // Linked and manifested during the collection: blobs stored before it, mounted from the
+      // repository that held them (or uploaded again when the mount is refused)...
+      for (const blob of [victim.config, ...victim.layers]) await mountOrPush(client, 'by-mount', 'old', blob);
+      await pushManifest(client, 'by-mount', 'v1', victim);
+      // ...and uploaded again (the registry already holds the bytes)...
+      for (const blob of [victim.config, ...victim.layers]) assert.equal((await client.pushBlob('by-upload', blob.data, blob.digest)).status, 201);
+      await pushManifest(client, 'by-upload', 'v1', victim);
+      // ...and an upload started before, completed now.
+      const sep = session.includes('?') ? '&' : '?';
+      const done = await client.fetch(`${session}${sep}digest=${fresh.layers[0]!.digest}`, { method: 'PUT' });
+      assert.equal(done.status, 201, await done.text());
+      assert.equal((await client.pushBlob('fresh', fresh.config.data, fresh.config.digest)).status, 201);
+      await pushManifest(client, 'fresh', 'v1', fresh);
+
+      gate.release();
+      const report: GcReport = await gc;
+
+      await pullsCompletely(client, 'by-mount', victim, 'v1');
+      await pullsCompletely(client, 'by-upload', victim, 'v1');
+      await pullsCompletely(client, 'fresh', fresh, 'v1');
+      // The collection did collect: the orphan and the victim's manifest link in "old" are gone.
+      const hex = orphan.digest.slice(7);
+      await assert.rejects(stat(path.join(registry.root, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data')));
+      assert.ok(report.blobsRemoved >= 1, `removed ${report.blobsRemoved}`);
+      assert.equal((await client.fetch(`/v2/junk/blobs/${orphan.digest}`, { method: 'HEAD' })).status, 404);
+      // A second collection (nothing racing) finds nothing more of the pushed images to take.
+      await sleep(20);
+      await collectGarbage(registry.registry, { dryRun: false, deleteUntagged: true, delayMs: 0 }, logger);
+      await pullsCompletely(client, 'by-mount', victim, 'v1');
+      await pullsCompletely(client, 'by-upload', victim, 'v1');
+      await pullsCompletely(client, 'fresh', fresh, 'v1');
+    });
+  }
+
+  it('random pushes and deletes during repeated collections: every image pushed and not deleted pulls whole', async () => {
+    const delayMs = 1_000;
+    const pool = Array.from({ length: 6 }, () => randomBlob(2048)); // layers images share
+    const live: Array<{ name: string; image: ImageFixture }> = [];
+    const deadline = Date.now() + 6_000;
+    let pushes = 0;
+    let deletes = 0;
+    const worker = async (w: number): Promise<void> => {
+      for (let i = 0; Date.now() < deadline; i++) {
+        const name = `random/r${(w + i) % 3}`;
+        if (live.length > 4 && Math.random() < 0.3) {
+          const [gone] = live.splice(Math.floor(Math.random() * live.length), 1);
+          const res = await client.fetch(`/v2/${gone!.name}/manifests/${gone!.image.digest}`, { method: 'DELETE' });
+          await res.arrayBuffer();
+          assert.equal(res.status, 202);
+          deletes++;
+          continue;
+        }
+        const image = ociImage({ layers: 1 });
+        image.layers.push(pool[Math.floor(Math.random() * pool.length)]!);
+        const body = JSON.parse(image.manifest.toString('utf8')) as { layers: unknown[] };
+        body.layers.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: image.layers[1]!.digest, size: 2048 });
+        image.manifest = Buffer.from(JSON.stringify(body));
+        image.digest = sha256(image.manifest);
+        await client.pushImage(name, `t${w}-${i}`, image);
+        live.push({ name, image });
+        pushes++;
+      }
+    };
+    const runs: GcReport[] = [];
+    const collector = async (): Promise<void> => {
+      while (Date.now() < deadline) runs.push(await registry.collectGarbage({ dryRun: false, deleteUntagged: false, delayMs }));
+    };
+    await Promise.all([worker(0), worker(1), worker(2), worker(3), collector()]);
+    assert.ok(runs.length >= 3, `${runs.length} collections`);
+    assert.ok(pushes >= 10 && deletes >= 2, `${pushes} pushes, ${deletes} deletes`);
+    for (const { name, image } of live) await pullsCompletely(client, name, image);
+    // Once the delay has passed, the deleted images' own blobs go; the live ones stay whole.
+    await sleep(delayMs + 50);
+    const last = await registry.collectGarbage({ dryRun: false, deleteUntagged: false, delayMs });
+    const freed = runs.reduce((n, r) => n + r.bytesFreed, last.bytesFreed);
+    assert.ok(freed > 0, 'the deleted images freed bytes');
+    for (const { name, image } of live) await pullsCompletely(client, name, image);
+  });
+});
