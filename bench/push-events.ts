@@ -19,7 +19,8 @@
  *
  * Results: a Markdown table on stdout, JSON in .bench/push-events.json.
  * Knobs: BENCH_PUSH_EVENTS_IMAGES (200), BENCH_PUSH_EVENTS_CONCURRENCY (8), BENCH_ROUNDS (3),
- *   BENCH_PUSH_EVENTS_KINDS (all: head-endpoint,head-none,before-endpoint,distribution),
+ *   BENCH_PUSH_EVENTS_KINDS (all: head-endpoint,head-postgres,head-none,before-endpoint,distribution;
+ *   head-postgres is head-endpoint with the outbox in a PostgreSQL server the benchmark starts, Debian's),
  *   BENCH_PUSH_EVENTS_WAIT_S (30), BENCH_PUSH_EVENTS_STRACE_IMAGES (50; 0 = no strace count),
  *   BENCH_PUSH_EVENTS_TIMEOUT_S (720), BENCH_DISTRIBUTION_BIN,
  *   BENCH_DOCKYARD_ENTRY (dist/main.js of this tree, built first; another entry is not built),
@@ -34,7 +35,8 @@ import { guardRun, runMain } from './lib/processes.ts';
 import { buildDockyard } from './lib/registries.ts';
 import { Receiver } from './push-events/receiver.ts';
 import { summarize } from './push-events/report.ts';
-import { entryOf, runOne, type RunResult } from './push-events/run.ts';
+import { entryOf, runOne, usePostgres, type RunResult } from './push-events/run.ts';
+import { startPostgres, type TestPostgres } from '../test/helpers/postgres.ts';
 import {
   BEFORE_ENTRY,
   CONCURRENCY,
@@ -52,6 +54,7 @@ import { straceCount, type StraceResult } from './push-events/strace.ts';
 const LOAD_AT_START = os.loadavg();
 const STARTED = new Date();
 let receiver: Receiver | undefined;
+let pg: TestPostgres | undefined;
 /** What has been measured so far: reported even when the overall timeout ends the run early. */
 const runs: RunResult[] = [];
 const straces: StraceResult[] = [];
@@ -85,6 +88,10 @@ async function main(): Promise<void> {
     await receiver?.close();
     if (runs.length > 0) await report(true);
   });
+  if (ONLY_KINDS.includes('head-postgres')) {
+    pg = await startPostgres('bench');
+    usePostgres(pg);
+  }
   receiver = await Receiver.start();
   process.stderr.write(
     `push-events: ${IMAGES} images (sequential, then ${CONCURRENCY} clients); ${ROUNDS} rounds of ${ONLY_KINDS.join(', ')}; ` +
@@ -103,7 +110,7 @@ async function main(): Promise<void> {
     }
   }
   if (STRACE_IMAGES > 0 && hasStrace()) {
-    const wanted: ServerKind[] = ['head-endpoint', 'head-none', 'before-endpoint', 'distribution'];
+    const wanted: ServerKind[] = ['head-endpoint', 'head-postgres', 'head-none', 'before-endpoint', 'distribution'];
     for (const kind of wanted.filter((k) => ONLY_KINDS.includes(k))) {
       const left = OVERALL_TIMEOUT_MS - (Date.now() - t0);
       if (left < 100_000) {
@@ -117,7 +124,11 @@ async function main(): Promise<void> {
   } else if (STRACE_IMAGES > 0) process.stderr.write('  strace: not installed, no fsync count\n');
   disarm();
   await receiver.close();
+  await pg?.stop();
   await report(false);
 }
 
-runMain('push-events', main, async () => receiver?.close());
+runMain('push-events', main, async () => {
+  await receiver?.close();
+  await pg?.stop();
+});

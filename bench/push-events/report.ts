@@ -33,6 +33,7 @@ const RATIOS = [
   { key: 'eventsCost', label: 'HEAD endpoint ÷ HEAD none', a: 'head-endpoint', b: 'head-none' },
   { key: 'journalVsProbe', label: 'HEAD ÷ b19b7e4', a: 'head-endpoint', b: 'before-endpoint' },
   { key: 'vsDistribution', label: 'HEAD ÷ Distribution', a: 'head-endpoint', b: 'distribution' },
+  { key: 'postgresVsSqlite', label: 'PostgreSQL outbox ÷ SQLite outbox', a: 'head-postgres', b: 'head-endpoint' },
 ] as const;
 
 function eventsCell(runs: RunResult[], phase: 'sequential' | 'concurrent'): string {

@@ -40,12 +40,28 @@ export function entryOf(kind: ServerKind): string {
   return kind === 'before-endpoint' ? BEFORE_ENTRY : DOCKYARD_ENTRY;
 }
 
+/**
+ * The PostgreSQL server the `head-postgres` configuration's outbox lives on (started by the
+ * benchmark's main when that configuration runs); each run gets a fresh database on it.
+ */
+let postgres: { createDatabase(name: string): Promise<string> } | null = null;
+export function usePostgres(server: typeof postgres): void {
+  postgres = server;
+}
+
+async function outboxLines(kind: ServerKind, dir: string): Promise<string[]> {
+  if (kind !== 'head-postgres') return [];
+  if (!postgres) throw new Error('head-postgres needs the benchmark to start PostgreSQL first');
+  const url = await postgres.createDatabase(`bench_${path.basename(dir).replace(/[^a-z0-9]/gi, '_').toLowerCase()}`);
+  return ['  outbox:', '    postgres:', `      url: ${url}`];
+}
+
 export async function startServer(kind: ServerKind, dir: string, receiverUrl: string): Promise<Started> {
   const storage = path.join(dir, 'storage');
   await mkdir(storage, { recursive: true });
   const addr = `127.0.0.1:${await freePort()}`;
   const configPath = path.join(dir, 'config.yml');
-  const extra = HAS_ENDPOINT[kind] ? notificationLines(receiverUrl) : [];
+  const extra = HAS_ENDPOINT[kind] ? [...notificationLines(receiverUrl), ...(await outboxLines(kind, dir))] : [];
   await writeFile(configPath, registryConfigYaml({ addr, storage, disableAccessLog: true, extra }));
   const entry = entryOf(kind);
   const server =

@@ -19,10 +19,11 @@ export const EVENTS_WAIT_MS = intEnv('BENCH_PUSH_EVENTS_WAIT_S', 30, 1, 300) * 1
 export const READY_TIMEOUT_MS = 30_000;
 export const STOP_TIMEOUT_MS = 10_000;
 
-export const KINDS = ['head-endpoint', 'head-none', 'before-endpoint', 'distribution'] as const;
+export const KINDS = ['head-endpoint', 'head-postgres', 'head-none', 'before-endpoint', 'distribution'] as const;
 export type ServerKind = (typeof KINDS)[number];
 export const LABEL: Record<ServerKind, string> = {
   'head-endpoint': 'Dockyard HEAD, 1 endpoint',
+  'head-postgres': 'Dockyard HEAD, 1 endpoint, PostgreSQL outbox',
   'head-none': 'Dockyard HEAD, no endpoint',
   'before-endpoint': 'Dockyard b19b7e4, 1 endpoint',
   distribution: 'Distribution 2.8.2, 1 endpoint',
@@ -32,6 +33,7 @@ export const ONLY_KINDS = listEnv('BENCH_PUSH_EVENTS_KINDS', KINDS);
 /** Configurations whose server delivers to the receiver. */
 export const HAS_ENDPOINT: Record<ServerKind, boolean> = {
   'head-endpoint': true,
+  'head-postgres': true,
   'head-none': false,
   'before-endpoint': true,
   distribution: true,
