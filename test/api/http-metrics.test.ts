@@ -127,6 +127,27 @@ describe('HTTP and storage metrics on the debug listener', { timeout: 60_000 }, 
     assert.equal(value(await scrape(), key), idle);
   });
 
+  it('takes a request out of flight when its client goes away mid-body', async () => {
+    const location = await h.client.startUpload('flight/gone');
+    const key = 'registry_http_in_flight_requests{handler="blob-upload-chunk"}';
+    const idle = value(await scrape(), key);
+    const req = request(new URL(location, h.registry.url), { method: 'PATCH', headers: { 'content-length': '200' } });
+    req.on('error', () => undefined); // the reset we cause
+    req.write(Buffer.alloc(100));
+    let now = idle;
+    for (let i = 0; i < 100 && now === idle; i++) {
+      await sleep(20);
+      now = value(await scrape(), key);
+    }
+    assert.equal(now, idle + 1);
+    req.destroy();
+    for (let i = 0; i < 100 && now !== idle; i++) {
+      await sleep(20);
+      now = value(await scrape(), key);
+    }
+    assert.equal(now, idle);
+  });
+
   it('times each storage action of the filesystem driver under Distribution action names', async () => {
     const before = await scrape();
     const blob = randomBlob(200);
