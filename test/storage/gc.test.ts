@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -162,6 +162,19 @@ describe('garbage collection', { timeout: 60_000 }, () => {
     assert.equal(report.manifestsRemoved, 2);
     assert.equal(report.bytesFreed, sizeOf(subject) + sizeOf(sig));
     assert.equal(report.repositoriesRemoved, 1);
+  });
+
+  it('puts back first what an interrupted collection had moved aside', async () => {
+    const image = await client.pushImage('crashed', 'v1');
+    const hex = image.layers[0]!.digest.slice(7);
+    const v2 = path.join(registry.root, 'docker/registry/v2');
+    await mkdir(path.join(v2, '_gc/dead-run'), { recursive: true });
+    await rename(path.join(v2, 'blobs/sha256', hex.slice(0, 2), hex, 'data'), path.join(v2, '_gc/dead-run', `sha256-${hex}`));
+    assert.equal(await status(client, `/v2/crashed/blobs/${image.layers[0]!.digest}`), 404);
+    const report = await collect();
+    assert.equal(report.blobsRemoved, 0);
+    await pullsCompletely(client, 'crashed', 'v1');
+    assert.deepEqual(await readdir(path.join(v2, '_gc')), []);
   });
 
   it('keeps unreferenced blobs younger than the delay', async () => {

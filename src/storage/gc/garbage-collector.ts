@@ -5,7 +5,7 @@ import { layout } from '../layout.ts';
 import type { Repository } from '../repository.ts';
 import type { StorageRegistry } from '../storage-registry.ts';
 import { ManifestReader, markAll } from './mark.ts';
-import { Quarantine, listBlobs, removeEmptyRepository, removeLayerLink, statOptional, stillLinked, unlessGone, uploadsSettled } from './sweep.ts';
+import { Quarantine, listBlobs, removeEmptyRepository, removeLayerLink, statOptional, linkedNow, unlessGone, uploadsSettled } from './sweep.ts';
 
 export interface GcOptions {
   /** Report what would go, change nothing, emit nothing. */
@@ -88,6 +88,9 @@ export async function collectGarbage(
     durationMs: 0,
   };
   const prefix = options.dryRun ? 'gc (dry run): would remove' : 'gc: removed';
+
+  // What an interrupted run held goes back first (not on a dry run: it changes nothing).
+  if (!options.dryRun) await Quarantine.recover(driver, logger);
 
   // Mark.
   const reader = new ManifestReader(driver);
@@ -185,15 +188,20 @@ export async function collectGarbage(
       await quarantine.hold(digest, size);
     }
     // The look after the move: any repository (listed now) linking a held blob gets it back.
-    const current = await registry.repositoryNames();
+    const linked = quarantine.digests().length > 0 ? await linkedNow(driver, await registry.repositoryNames()) : new Set<Digest>();
     for (const digest of quarantine.digests()) {
-      if (await stillLinked(driver, current, digest)) {
+      if (linked.has(digest)) {
         await quarantine.restore(digest);
         report.kept.reclaimedByPush++;
         logger.info({ digest }, 'gc: a blob chosen for removal was linked meanwhile; kept');
         continue;
       }
-      report.bytesFreed += await quarantine.drop(digest);
+      const freed = await quarantine.drop(digest);
+      if (freed === null) {
+        report.kept.reclaimedByPush++;
+        continue;
+      }
+      report.bytesFreed += freed;
       report.blobsRemoved++;
       logger.info({ digest }, `${prefix} blob`);
     }

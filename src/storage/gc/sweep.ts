@@ -7,6 +7,7 @@ import { exists, listOptional, readOptional } from '../content-store.ts';
 import { isNotFound, type FileInfo, type StorageDriver } from '../driver.ts';
 import { STORAGE_PREFIX, layout, parseUploadId } from '../layout.ts';
 import type { Repository } from '../repository.ts';
+import { readRepository } from './mark.ts';
 
 /** Where blobs wait, moved aside, for the last look before they are deleted (ours; Distribution never reads it). */
 export const QUARANTINE_ROOT = `${STORAGE_PREFIX}/_gc`;
@@ -51,7 +52,7 @@ export async function unlessGone(task: () => Promise<unknown>): Promise<boolean>
  * Blob data moved aside, then deleted or put back. Moving is the collector's announcement: from
  * that instant a push that checks for the blob finds none and uploads (or refuses to mount) it,
  * so whatever links the blob after the move brings its own copy; what linked it before the move
- * is seen by the look that follows it (`stillLinked`), and the blob is put back.
+ * is seen by the look that follows it (`linkedNow`), and the blob is put back.
  */
 export class Quarantine {
   private readonly dir = `${QUARANTINE_ROOT}/${randomUUID()}`;
@@ -79,17 +80,40 @@ export class Quarantine {
 
   /** Puts the blob back (unless a push stored it again meanwhile: the same bytes). */
   async restore(digest: Digest): Promise<void> {
-    if (await exists(this.driver, layout.blobData(digest))) await this.driver.delete(this.path(digest));
-    else await this.driver.move(this.path(digest), layout.blobData(digest));
+    const held = this.path(digest);
+    if (await exists(this.driver, layout.blobData(digest))) await unlessGone(() => this.driver.delete(held));
+    else await unlessGone(() => this.driver.move(held, layout.blobData(digest)));
     this.held.delete(digest);
   }
 
-  /** Deletes the held copy for good; its size. */
-  async drop(digest: Digest): Promise<number> {
+  /** Deletes the held copy for good; its size, or null when another collector's recovery put it back first. */
+  async drop(digest: Digest): Promise<number | null> {
     const size = this.held.get(digest) ?? 0;
-    await this.driver.delete(this.path(digest));
     this.held.delete(digest);
-    return size;
+    return (await unlessGone(() => this.driver.delete(this.path(digest)))) ? size : null;
+  }
+
+  /**
+   * Puts back what any earlier run left held: a collector that died between its move and its
+   * deletion may hold a blob a push had taken back into use. Run first by every collection. Another
+   * collector running at the same time on shared storage may see its held blobs put back: it then
+   * removes less, never more (its `drop` finds nothing and keeps the blob).
+   */
+  static async recover(driver: StorageDriver, logger: Logger): Promise<number> {
+    let restored = 0;
+    for (const run of await listOptional(driver, QUARANTINE_ROOT)) {
+      const dir = `${QUARANTINE_ROOT}/${run}`;
+      for (const entry of await listOptional(driver, dir)) {
+        const digest = tryParseDigest(entry.replace('-', ':'));
+        if (!digest) continue;
+        const held = `${dir}/${entry}`;
+        if (await exists(driver, layout.blobData(digest))) await unlessGone(() => driver.delete(held));
+        else if (await unlessGone(() => driver.move(held, layout.blobData(digest)))) restored++;
+      }
+      await unlessGone(() => driver.delete(dir));
+    }
+    if (restored > 0) logger.warn({ restored }, 'gc: put back blobs an interrupted collection had moved aside');
+    return restored;
   }
 
   /** Puts back whatever is still held (after a failure part-way), then removes the run's directory. */
@@ -105,13 +129,15 @@ export class Quarantine {
   }
 }
 
-/** Whether any repository (listed now) links `digest` as a layer or holds it as a revision. */
-export async function stillLinked(driver: StorageDriver, names: readonly RepoName[], digest: Digest): Promise<boolean> {
+/** Every digest some repository (listed now) links as a layer or holds as a revision: one pass over the links. */
+export async function linkedNow(driver: StorageDriver, names: readonly RepoName[]): Promise<Set<Digest>> {
+  const linked = new Set<Digest>();
   for (const name of names) {
-    if (await exists(driver, layout.layerLink(name, digest))) return true;
-    if (await exists(driver, layout.revisionLink(name, digest))) return true;
+    const state = await readRepository(driver, name);
+    for (const digest of state.layers.keys()) linked.add(digest);
+    for (const digest of state.revisions.keys()) linked.add(digest);
   }
-  return false;
+  return linked;
 }
 
 /**
