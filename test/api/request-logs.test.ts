@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -172,6 +173,26 @@ describe('request logs', { concurrency: true, timeout: 60_000 }, () => {
 
       const insane = await alice.fetch('/v2/', { headers: { 'x-request-id': 'a"b{c}', 'x-forwarded-for': '198.51.100.7' } });
       assert.match(insane.headers.get('x-request-id')!, UUID);
+    });
+
+    it('logs a request whose client went away mid-body, marked aborted', async () => {
+      const location = await alice.startUpload('team/gone');
+      const req = request(new URL(location, child.url), {
+        method: 'PATCH',
+        headers: { 'content-length': '1000', authorization: basic('alice', password) },
+      });
+      req.on('error', () => undefined); // the reset we cause
+      req.write(Buffer.alloc(300));
+      await sleep(200);
+      req.destroy();
+      const deadline = Date.now() + 5_000;
+      let line: Line | undefined;
+      while (!(line = jsonLines(child).find((l) => l.url === location)) && Date.now() < deadline) await sleep(20);
+      assert.ok(line, `a line for PATCH ${location}:\n${child.log}`);
+      assert.equal(line.aborted, true);
+      assert.equal(line.method, 'PATCH');
+      assert.equal(line.actor, 'alice');
+      assert.ok((line.bytesIn as number) >= 300 && (line.bytesIn as number) < 1000, `bytesIn ${String(line.bytesIn)}`);
     });
 
     it('adds log.fields to every line, and logs a refused or unrouted request without an actor', async () => {
