@@ -69,15 +69,17 @@ export async function readRepository(driver: StorageDriver, name: RepoName): Pro
  * every `digest` or `blobSum` string anywhere in its JSON counts as a blob it references.
  */
 export class ManifestReader {
-  private readonly cache = new Map<Digest, ManifestRefs | null>();
+  private readonly cache = new Map<Digest, ManifestRefs>();
 
   constructor(private readonly driver: StorageDriver) {}
 
-  /** Null when the manifest's bytes are not stored. */
+  /** Null when the manifest's bytes are not stored (not remembered: a push may store them before the next mark). */
   async refs(digest: Digest): Promise<ManifestRefs | null> {
-    if (this.cache.has(digest)) return this.cache.get(digest) ?? null;
+    const cached = this.cache.get(digest);
+    if (cached) return cached;
     const body = await readOptional(this.driver, layout.blobData(digest));
-    const refs = body ? refsOf(body) : null;
+    if (!body) return null;
+    const refs = refsOf(body);
     this.cache.set(digest, refs);
     return refs;
   }
