@@ -1,11 +1,14 @@
 # Dockyard: a container registry with trustworthy notifications.
 # Build: docker build -t dockyard .   Run: docker run -p 5000:5000 -v registry-data:/var/lib/registry dockyard
+# (the config is /etc/dockyard/config.yml, REGISTRY_CONFIGURATION_PATH; `dockyard serve` on it, exec'd: SIGTERM reaches it)
 
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 # better-sqlite3 compiles from source.
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
+# npm ci runs `prepare` (scripts/ensure-built.mjs), which has no src/ to build yet: a no-op here.
+COPY scripts/ensure-built.mjs ./scripts/
 RUN npm ci
 COPY src ./src
 RUN npm run build && npm prune --omit=dev
@@ -30,4 +33,7 @@ USER node
 # The slim image has no curl: node's fetch asks /readyz (200 once the outbox and the notification threads are up).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:5000/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-CMD ["node", "dist/main.js"]
+# The compiled CLI, as Distribution's image runs `registry serve`: `docker run IMAGE config check` or
+# `docker run IMAGE gc --dry-run` run the other commands on the same configuration file.
+ENTRYPOINT ["node", "dist/main.js"]
+CMD ["serve"]

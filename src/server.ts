@@ -24,6 +24,7 @@ import { MeteredDriver, storageActionSeconds } from './storage/metered-driver.ts
 import { migrateLayout } from './storage/layout-migration.ts';
 import { StorageRegistry } from './storage/storage-registry.ts';
 import { purgeUploads } from './storage/upload-purger.ts';
+import { describeStartupFailure, probeWritable, StartupError, systemErrorCode } from './startup-error.ts';
 import { scheduleGarbageCollection } from './storage/gc/gc-schedule.ts';
 import type { GcOptions, GcReport } from './storage/gc/garbage-collector.ts';
 import { internalContext } from './notify/events/internal-context.ts';
@@ -63,22 +64,30 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
   });
   const durable = storage.kind === 'filesystem' ? storage.fsync : true;
   const notify = notifyOptions(config.notifications, { storageRoot: stateDir, durable });
+  if (notify.endpoints.length > 0 && !notify.outbox.postgres) await probeWritable(path.dirname(notify.outbox.file), 'the outbox directory');
   // Loaded only when used: the delivery machinery (SQLite, undici) costs memory a registry
   // without endpoints should not pay.
   let notifier: Notifier & NotificationAdmin = new NoopNotifier();
   if (notify.endpoints.length > 0) {
     const { ThreadedNotifier } = await import('./notify/threaded-notifier.ts');
-    const threaded = new ThreadedNotifier(
-      notify,
-      {
-        sourceAddr: () => `${hostname()}:${port}`,
-        metrics,
-        logLevel: logger.level,
-        repositories: (name) => registry.repository(name),
-      },
-      logger,
-    );
-    await threaded.ready; // delivering (and redelivering what a crash left) before the first request
+    let threaded: InstanceType<typeof ThreadedNotifier>;
+    try {
+      threaded = new ThreadedNotifier(
+        notify,
+        {
+          sourceAddr: () => `${hostname()}:${port}`,
+          metrics,
+          logLevel: logger.level,
+          repositories: (name) => registry.repository(name),
+        },
+        logger,
+      );
+      await threaded.ready; // delivering (and redelivering what a crash left) before the first request
+    } catch (err) {
+      // The PostgreSQL outbox's errors name it; SQLite's ("attempt to write a readonly database") do not.
+      const why = describeStartupFailure(err);
+      throw new StartupError(notify.outbox.postgres ? why : `notifications cannot start with the outbox ${path.resolve(notify.outbox.file)}: ${why}`, { cause: err });
+    }
     notifier = threaded;
   }
 
@@ -104,7 +113,14 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
   );
   const server = createServer({ keepAliveTimeout: 65_000 }, app);
   server.listen(wantedPort, host ?? '::');
-  await once(server, 'listening');
+  try {
+    await once(server, 'listening');
+  } catch (err) {
+    await notifier.close();
+    const code = systemErrorCode(err);
+    const why = code === 'EADDRINUSE' ? 'the port is in use' : code === 'EACCES' ? 'permission denied (a port below 1024 needs privileges)' : (err as Error).message;
+    throw new StartupError(`http.addr ${config.http.addr}: cannot listen: ${why}${code ? ` (${code})` : ''}`, { cause: err });
+  }
   const address = server.address() as AddressInfo;
   port = address.port;
 
@@ -164,7 +180,8 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
       const closed = once(server, 'close');
       server.close();
       server.closeIdleConnections();
-      const force = setTimeout(() => server.closeAllConnections(), 10_000).unref();
+      // In-flight requests get http.draintimeout to finish; then their connections are cut.
+      const force = setTimeout(() => server.closeAllConnections(), config.http.draintimeout).unref();
       await closed;
       clearTimeout(force);
       // After the listener: requests that were completing still get their events queued.
@@ -183,6 +200,7 @@ const S3_STATE_DIR = './data';
  */
 async function openStorage(storage: StorageOptions, logger: Logger): Promise<{ driver: StorageDriver; stateDir: string }> {
   if (storage.kind === 'filesystem') {
+    await probeWritable(storage.rootDirectory, 'the storage root (storage.filesystem.rootdirectory)');
     const driver = new FilesystemDriver(storage.rootDirectory, { fsync: storage.fsync });
     // What a crash left in _tmp (half-written temp files, staged subtrees) goes before anything writes.
     const swept = await driver.sweepTemp();
@@ -202,6 +220,7 @@ async function openStorage(storage: StorageOptions, logger: Logger): Promise<{ d
   }
   await migrate(driver, logger);
   const stateDir = path.resolve(S3_STATE_DIR);
+  await probeWritable(stateDir, 'the local state directory (outbox, token key)');
   logger.info({ stateDir }, `outbox and token key kept in ${S3_STATE_DIR} (storage is s3)`);
   return { driver, stateDir };
 }

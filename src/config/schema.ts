@@ -34,6 +34,11 @@ export const configSchema = z
           .optional(),
         /** Only `tcp` is served; Distribution's `unix` is not implemented and stops the start. */
         net: z.literal('tcp', { message: 'only "tcp" is implemented (a unix socket is not)' }).default('tcp'),
+        /**
+         * How long a stop (SIGTERM, SIGINT) waits for in-flight requests before cutting their
+         * connections. Distribution's key; its default of 0 cuts at once, ours gives them 10 s.
+         */
+        draintimeout: duration.default(10_000),
         /** Headers added to every response, as Distribution's `http.headers`. */
         headers: z.record(z.string(), z.union([z.string(), z.array(z.string())])).default({}),
         /** Dockyard's: proxies whose X-Forwarded-For names the client (IPs or CIDRs). */

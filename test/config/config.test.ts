@@ -40,12 +40,12 @@ describe('configuration: parseConfig', () => {
   it('accepts known but unimplemented tuning keys with a warning naming each', () => {
     const { config, warnings } = parseConfig({
       loglevel: 'info',
-      http: { addr: ':5000', secret: 'a-secret', draintimeout: '10s' },
+      http: { addr: ':5000', secret: 'a-secret', relativeurls: true },
       storage: { cache: { blobdescriptor: 'inmemory' }, filesystem: { rootdirectory: '/r', maxthreads: 100 } },
       health: { storagedriver: { enabled: true } },
       redis: { addr: 'localhost:6379' },
     });
-    for (const key of ['loglevel', 'http.secret', 'http.draintimeout', 'storage.cache', 'storage.filesystem.maxthreads', 'health', 'redis']) {
+    for (const key of ['loglevel', 'http.secret', 'http.relativeurls', 'storage.cache', 'storage.filesystem.maxthreads', 'health', 'redis']) {
       assert.ok(warnings.some((w) => w.includes(`"${key}"`)), `no warning names "${key}": ${JSON.stringify(warnings)}`);
     }
     assert.equal(warnings.length, 7);

@@ -191,18 +191,24 @@ describe('Dockerfile', () => {
     assert.ok(stages.every((s) => s.from.startsWith('node:20')));
     const runs = stages[0]!.instructions.filter((i) => i.op === 'RUN').map((i) => i.args).join('\n');
     assert.ok(runs.indexOf('npm ci') < runs.indexOf('npm run build'), 'npm ci, then the build');
+    // npm ci runs `prepare`: its script must be in the stage before npm ci runs.
+    const copies = stages[0]!.instructions.filter((i) => i.op === 'COPY' || i.op === 'RUN').map((i) => `${i.op} ${i.args}`);
+    const ci = copies.findIndex((c) => c.includes('npm ci'));
+    assert.ok(copies.slice(0, ci).some((c) => /^COPY .*scripts\/ensure-built\.mjs/.test(c)), 'scripts/ensure-built.mjs is copied before npm ci');
     assert.match(runs, /npm prune --omit=dev/);
     assert.ok(finalOp('COPY').some((args) => /^--from=\S+ \/app\/dist /.test(args)));
   });
 
-  it('runs dist/main.js from /app as a non-root user that owns /app/data, on port 5000', () => {
+  it('runs the compiled CLI (node dist/main.js serve) from /app as a non-root user that owns /app/data, on port 5000', () => {
     assert.deepEqual(finalOp('WORKDIR'), ['/app']);
     const user = finalOp('USER').at(-1) ?? assert.fail('no USER');
     assert.ok(!['root', '0'].includes(user.split(':')[0]!), `USER ${user}`);
     assert.ok(finalOp('RUN').some((r) => new RegExp(`chown ${user}(:\\S+)? .*/app/data`).test(r)), '/app/data chowned to the user');
-    assert.deepEqual(JSON.parse(finalOp('CMD').at(-1) ?? 'null'), ['node', 'dist/main.js']);
+    // Exec form (no shell in between), so that docker stop's SIGTERM reaches the server.
+    assert.deepEqual(JSON.parse(finalOp('ENTRYPOINT').at(-1) ?? 'null'), ['node', 'dist/main.js']);
+    assert.deepEqual(JSON.parse(finalOp('CMD').at(-1) ?? 'null'), ['serve']);
     assert.deepEqual(finalOp('EXPOSE'), ['5000']);
-    assert.ok(final.instructions.findIndex((i) => i.op === 'USER') < final.instructions.findIndex((i) => i.op === 'CMD'));
+    assert.ok(final.instructions.findIndex((i) => i.op === 'USER') < final.instructions.findIndex((i) => i.op === 'ENTRYPOINT'));
   });
 
   it('has a HEALTHCHECK whose node probe exits 0 on a ready registry and 1 otherwise', async () => {
