@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import * as path from 'node:path';
@@ -24,14 +25,16 @@ import { MeteredDriver, storageActionSeconds } from './storage/metered-driver.ts
 import { migrateLayout } from './storage/layout-migration.ts';
 import { StorageRegistry } from './storage/storage-registry.ts';
 import { purgeUploads } from './storage/upload-purger.ts';
+import { storageHealth } from './storage-health.ts';
+import { tlsServerOptions } from './tls-options.ts';
 import { describeStartupFailure, probeWritable, StartupError, systemErrorCode } from './startup-error.ts';
 import { scheduleGarbageCollection } from './storage/gc/gc-schedule.ts';
 import type { GcOptions, GcReport } from './storage/gc/garbage-collector.ts';
 import { internalContext } from './notify/events/internal-context.ts';
 
 export interface RunningRegistry {
-  server: Server;
-  /** `http://host:port` the server listens on. */
+  server: Server | HttpsServer;
+  /** `http://host:port` the server listens on (`https://` with `http.tls`). */
   url: string;
   port: number;
   registry: StorageRegistry;
@@ -50,6 +53,9 @@ export interface RunningRegistry {
 export async function startRegistry(config: Config, logger: Logger): Promise<RunningRegistry> {
   const { host, port: wantedPort } = parseListenAddress(config.http.addr);
   let port = wantedPort; // the real one (for port 0) once listening; events name it in source.addr
+  // Read first: a certificate or key that does not load stops the start before anything else runs.
+  const tls = config.http.tls ? tlsServerOptions(config.http.tls) : undefined;
+  const readOnly = config.storage.maintenance.readonly.enabled;
 
   const storage = storageOptions(config.storage);
   const metrics = new MetricsRegistry();
@@ -57,6 +63,7 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
   const { stateDir } = opened;
   const driver = new MeteredDriver(opened.driver, storageActionSeconds(metrics));
   const registry = new StorageRegistry(driver);
+  const health = storageHealth(driver, readOnly, config.health.storagedriver, logger);
   // Before anything starts: a missing htpasswd file or bad certificate bundle stops the start here.
   const auth = await setUpAuth(config.auth, {
     storageRoot: stateDir,
@@ -96,8 +103,9 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
       registry,
       repository: (name, ctx) => notifier.listen(registry.repository(name), ctx),
       deleteEnabled: config.storage.delete.enabled,
+      readOnly,
       redirect: !config.storage.redirect.disable,
-      storageProblem: () => storageProblem(driver),
+      storageProblem: () => health.problem(),
       externalBaseUrl: config.http.host,
       notifications: notifier,
       guards: createGuards(auth.access),
@@ -111,7 +119,8 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
     },
     logger,
   );
-  const server = createServer({ keepAliveTimeout: 65_000 }, app);
+  // HTTP/1.1 over TLS with http.tls (no ALPN h2: Distribution's http2 key is not implemented).
+  const server = tls ? createHttpsServer({ ...tls, keepAliveTimeout: 65_000 }, app) : createServer({ keepAliveTimeout: 65_000 }, app);
   server.listen(wantedPort, host ?? '::');
   try {
     await once(server, 'listening');
@@ -125,7 +134,8 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
   port = address.port;
 
   const purging = config.storage.maintenance.uploadpurging;
-  const purgeTimer = purging.enabled
+  // Read-only (an offline collection may be running): nothing writes, not even the purger.
+  const purgeTimer = purging.enabled && !readOnly
     ? setInterval(() => {
         purgeUploads(registry, { ageMs: purging.age, dryRun: purging.dryrun }, logger).catch((err: unknown) =>
           logger.error({ err }, 'upload purge failed'),
@@ -152,7 +162,7 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
   }
 
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host === undefined ? '127.0.0.1' : shownHost}:${port}`;
+  const url = `${tls ? 'https' : 'http'}://${host === undefined ? '127.0.0.1' : shownHost}:${port}`;
   logger.info(
     {
       addr: config.http.addr,
@@ -175,6 +185,7 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
     collectGarbage: (options) => gc.run(options),
     async close() {
       clearInterval(purgeTimer);
+      health.close();
       await gc.stop();
       debug?.server.close();
       const closed = once(server, 'close');
@@ -235,22 +246,5 @@ async function migrate(driver: StorageDriver, logger: Logger): Promise<void> {
   }
   if (migration.moved.length > 0 || migration.rewrittenLinks > 0) {
     logger.info(migration, "moved the storage root into Distribution's layout (docker/registry/v2)");
-  }
-}
-
-/** Why the storage cannot be used now, within 2 s, or null (readiness). */
-async function storageProblem(driver: StorageDriver): Promise<string | null> {
-  if (!driver.check) return null;
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('no answer within 2000 ms')), 2_000);
-  });
-  try {
-    await Promise.race([driver.check(), late]);
-    return null;
-  } catch (err) {
-    return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -7,6 +7,7 @@ import { API_VERSION, Header } from './headers.ts';
 import { assertRoutesNamed, measureExchange } from './exchange.ts';
 import type { HttpMetrics } from './http-metrics.ts';
 import { requestContext } from './request-context.ts';
+import { readOnlyGuard } from './read-only.ts';
 import { requestLog } from './request-log.ts';
 import { registerBaseRoutes } from './routes/base.ts';
 import { registerBlobRoutes } from './routes/blobs.ts';
@@ -42,6 +43,8 @@ export function createApp(deps: ApiDeps, http: HttpOptions, logger: Logger): Exp
   app.use(requestContext(deps.externalBaseUrl, http.clients));
   app.use(http.metrics.middleware());
   if (http.accessLog) app.use(requestLog(logger));
+
+  if (deps.readOnly) app.use(readOnlyGuard()); // before any route: a write reaches no store
 
   const v2 = express.Router({ caseSensitive: true, strict: true });
   registerBaseRoutes(v2, deps.guards);

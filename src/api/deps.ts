@@ -11,6 +11,8 @@ export interface ApiDeps {
   repository: (name: RepoName, ctx: RequestContext) => Repository;
   registry: Registry;
   deleteEnabled: boolean;
+  /** `storage.maintenance.readonly.enabled`: every write under /v2/ refused with 405 (read-only.ts). */
+  readOnly: boolean;
   /** Blob GETs answer 307 to the storage's own URL when it has one (`storage.redirect.disable: false`). */
   redirect: boolean;
   /** `http.host`: when set, Location headers are absolute URLs on it. */

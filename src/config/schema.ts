@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { bool, duration, listenAddress, positiveDuration } from './types.ts';
+import { bool, duration, int, listenAddress, positiveDuration } from './types.ts';
 import { authSchema, cidrList } from './auth.ts';
 import { notificationsSchema } from './notifications.ts';
 import { oneStorageDriver, s3Schema } from './storage.ts';
+import { tlsSchema } from './tls.ts';
 
 const logLevel = z.enum(['error', 'warn', 'info', 'debug']);
 
@@ -43,6 +44,8 @@ export const configSchema = z
         headers: z.record(z.string(), z.union([z.string(), z.array(z.string())])).default({}),
         /** Dockyard's: proxies whose X-Forwarded-For names the client (IPs or CIDRs). */
         trustedproxies: cidrList.default([]),
+        /** HTTPS (HTTP/1.1 over TLS) instead of plain HTTP, as Distribution's `http.tls`. */
+        tls: tlsSchema.optional(),
         debug: z
           .strictObject({
             /** Where /metrics is served, as in Distribution; off when absent. */
@@ -81,6 +84,8 @@ export const configSchema = z
                 dryrun: bool.default(false),
               })
               .prefault({}),
+            /** Every write refused (405 UNSUPPORTED), reads served: for an offline garbage collection. */
+            readonly: z.strictObject({ enabled: bool.default(false) }).prefault({}),
           })
           .prefault({}),
         /**
@@ -99,6 +104,22 @@ export const configSchema = z
       .prefault({}),
     auth: authSchema,
     notifications: notificationsSchema,
+    /**
+     * Distribution's `health.storagedriver`: when given, a background check of the storage every
+     * `interval`, failing readiness after `threshold` failures in a row. Absent: /readyz checks
+     * the storage at each request. (`health.file`, `.http`, `.tcp` are ignored, known-keys.ts.)
+     */
+    health: z
+      .strictObject({
+        storagedriver: z
+          .strictObject({
+            enabled: bool.default(false),
+            interval: positiveDuration.default(10_000),
+            threshold: int(1).default(1),
+          })
+          .optional(),
+      })
+      .prefault({}),
   })
   .strict();
 

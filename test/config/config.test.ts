@@ -42,10 +42,10 @@ describe('configuration: parseConfig', () => {
       loglevel: 'info',
       http: { addr: ':5000', secret: 'a-secret', relativeurls: true },
       storage: { cache: { blobdescriptor: 'inmemory' }, filesystem: { rootdirectory: '/r', maxthreads: 100 } },
-      health: { storagedriver: { enabled: true } },
+      health: { storagedriver: { enabled: true }, file: [{ file: '/drain', interval: '10s' }] },
       redis: { addr: 'localhost:6379' },
     });
-    for (const key of ['loglevel', 'http.secret', 'http.relativeurls', 'storage.cache', 'storage.filesystem.maxthreads', 'health', 'redis']) {
+    for (const key of ['loglevel', 'http.secret', 'http.relativeurls', 'storage.cache', 'storage.filesystem.maxthreads', 'health.file', 'redis']) {
       assert.ok(warnings.some((w) => w.includes(`"${key}"`)), `no warning names "${key}": ${JSON.stringify(warnings)}`);
     }
     assert.equal(warnings.length, 7);
@@ -56,10 +56,10 @@ describe('configuration: parseConfig', () => {
   it('refuses every security or storage key it does not implement, naming each, instead of ignoring it', () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ auth: { silly: { realm: 'r', service: 's' } } }, 'auth.silly'],
-      [{ http: { tls: { certificate: '/c', key: '/k' } } }, 'http.tls'],
+      [{ http: { tls: { certificate: '/c', key: '/k', letsencrypt: { cachefile: '/le', email: 'a@example.com' } } } }, 'http.tls.letsencrypt'],
+      [{ http: { tls: { certificate: '/c', key: '/k', ciphersuites: ['TLS_AES_128_GCM_SHA256'] } } }, 'http.tls.ciphersuites'],
       [{ http: { prefix: '/registry' } }, 'http.prefix'],
       [{ proxy: { remoteurl: 'https://registry-1.docker.io' } }, 'proxy'],
-      [{ storage: { maintenance: { readonly: { enabled: true } } } }, 'storage.maintenance.readonly'],
       [{ storage: { s3: { bucket: 'b', region: 'r', objectacl: 'public-read' } } }, 'storage.s3.objectacl'],
       [{ middleware: { storage: [{ name: 'cloudfront' }] } }, 'middleware'],
       [{ validation: { manifests: { urls: { allow: ['^https://'] } } } }, 'validation'],
@@ -68,7 +68,7 @@ describe('configuration: parseConfig', () => {
       assert.match(configError(() => parseConfig(raw)), new RegExp(`"${key.replaceAll('.', '\\.')}"`), JSON.stringify(raw));
     }
     // From the environment too: a variable cannot slip a refused key past the check.
-    assert.match(configError(() => parseConfig({}, { REGISTRY_HTTP_TLS_CERTIFICATE: '/c' })), /"http\.tls"/);
+    assert.match(configError(() => parseConfig({}, { REGISTRY_HTTP_TLS_CERTIFICATE: '/c', REGISTRY_HTTP_TLS_KEY: '/k', REGISTRY_HTTP_TLS_LETSENCRYPT_EMAIL: 'a@example.com' })), /"http\.tls\.letsencrypt"/);
     // An auth kind that does not exist at all is an unknown key.
     assert.match(configError(() => parseConfig({ auth: { keystone: {} } })), /"auth\.keystone"/);
     // http.net: only tcp.
