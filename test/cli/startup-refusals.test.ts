@@ -84,6 +84,20 @@ describe('dockyard serve refuses to start, in one line', () => {
     assertOneLineRefusal(await runCli(['serve', file]), /the outbox directory .*immutable-outbox cannot be written/);
   });
 
+  it('when the outbox file cannot be written (an immutable SQLite file)', async () => {
+    const root = path.join(dir, 'outbox-file-data');
+    const outbox = path.join(root, '_notifications', 'outbox.sqlite');
+    await mkdir(path.dirname(outbox), { recursive: true });
+    await writeFile(outbox, '');
+    chattr('+i', outbox);
+    immutable.push(outbox);
+    const file = await config(
+      'outbox-file.yml',
+      `storage:\n  filesystem:\n    rootdirectory: ${root}\nnotifications:\n  endpoints:\n    - name: hook\n      url: http://127.0.0.1:9/events\n`,
+    );
+    assertOneLineRefusal(await runCli(['serve', file]), /notifications cannot start with the outbox .*outbox\.sqlite: /);
+  });
+
   it('when the PostgreSQL outbox cannot be reached', async () => {
     const closed = await freePort();
     const file = await config(
