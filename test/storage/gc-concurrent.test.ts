@@ -16,10 +16,10 @@ const logger = createLogger('silent');
 
 /** Holds the first call that matches until released: the collector stopped between two of its steps. */
 class PausingDriver extends ForwardingDriver {
-  private gate: { method: 'move' | 'delete'; match: (p: string) => boolean; reached: () => void; released: Promise<void> } | null = null;
+  private gate: { method: 'move' | 'delete' | 'putContent'; match: (p: string) => boolean; reached: () => void; released: Promise<void> } | null = null;
   private releaseGate: () => void = () => {};
 
-  pauseAt(method: 'move' | 'delete', match: (p: string) => boolean): { reached: Promise<void>; release: () => void } {
+  pauseAt(method: 'move' | 'delete' | 'putContent', match: (p: string) => boolean): { reached: Promise<void>; release: () => void } {
     let reached!: () => void;
     const reachedP = new Promise<void>((resolve) => (reached = resolve));
     const released = new Promise<void>((resolve) => (this.releaseGate = resolve));
@@ -27,7 +27,7 @@ class PausingDriver extends ForwardingDriver {
     return { reached: reachedP, release: () => this.releaseGate() };
   }
 
-  private async hold(method: 'move' | 'delete', p: string): Promise<void> {
+  private async hold(method: 'move' | 'delete' | 'putContent', p: string): Promise<void> {
     const gate = this.gate;
     if (!gate || gate.method !== method || !gate.match(p)) return;
     this.gate = null;
@@ -38,6 +38,11 @@ class PausingDriver extends ForwardingDriver {
   override async move(source: string, dest: string): Promise<void> {
     await this.hold('move', dest);
     return super.move(source, dest);
+  }
+
+  override async putContent(p: string, content: Buffer | string): Promise<void> {
+    await this.hold('putContent', p);
+    return super.putContent(p, content);
   }
 
   override async delete(p: string): Promise<void> {
@@ -144,6 +149,30 @@ describe('garbage collection racing pushes', { timeout: 60_000 }, () => {
       await pullsCompletely(client, 'fresh', fresh, 'v1');
     });
   }
+
+  it('a manifest whose PUT checked its blobs before the collector removed their links is served whole', async () => {
+    // The blobs are linked in "stale" but no manifest references them: garbage, old.
+    const victim = await client.pushImage('stale', 'v1');
+    assert.equal((await client.fetch(`/v2/stale/manifests/${victim.digest}`, { method: 'DELETE' })).status, 202);
+    await sleep(20);
+    // Another replica's push of the same image: its check of the links passes, then it stalls
+    // before writing the revision, while the collector removes the links and moves the blobs aside.
+    const pusherDriver = new PausingDriver(new FilesystemDriver(registry.root));
+    const stalled = pusherDriver.pauseAt('putContent', (p) => p.includes('/_manifests/revisions/'));
+    const put = new StorageRegistry(pusherDriver).repository('stale' as never).manifests.put({ tag: 'v1' as never }, victim.manifest, victim.mediaType);
+    await stalled.reached;
+    const report = await collectGarbage(new StorageRegistry(new FilesystemDriver(registry.root)), { dryRun: false, deleteUntagged: false, delayMs: 0 }, logger, {
+      // The push goes on while the collector waits before its last look.
+      sleep: async () => {
+        stalled.release();
+        await put;
+      },
+    });
+    await put;
+    assert.equal(report.blobsRemoved, 0);
+    assert.equal(report.layerLinksRemoved, 0);
+    await pullsCompletely(client, 'stale', victim, 'v1');
+  });
 
   it('random pushes and deletes during repeated collections: every image pushed and not deleted pulls whole', async () => {
     const delayMs = 1_000;

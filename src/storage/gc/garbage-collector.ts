@@ -16,10 +16,15 @@ export interface GcOptions {
   delayMs: number;
 }
 
+/** How long blobs moved aside wait before the last look: at most this, and never longer than the delay. */
+export const MAX_SETTLE_MS = 5_000;
+
 export interface GcDependencies {
   /** The repository the collector deletes through: the notifier's listening one, so deletions emit events. */
   repository?: (name: RepoName) => Repository;
   now?: () => Date;
+  /** The wait before the last look (tests hold the collector there); default a timer. */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface GcReport {
@@ -54,14 +59,17 @@ export interface GcReport {
  *  2. Fresh marks after choosing: the candidates are chosen from a first mark, then everything is
  *     marked again from a fresh listing before anything is removed, and a candidate marked then
  *     (or whose link was rewritten: age checked again at removal) stays.
- *  3. Move aside, look, then delete: candidate blob data is moved out of blobs/ first. A push that
- *     checks for the blob after the move finds it missing and brings its own copy (upload or a
- *     refused mount); one that linked it before is seen by the look after the move (every
- *     repository, listed then, for a layer or revision link to it), and the blob is put back.
- * What is left (README, "Garbage collection"): a push reusing a blob that was stored, unreferenced
- * and older than the delay, whose existence check falls before the move and whose link write after
- * the look; and likewise a tag pushed onto an old untagged manifest between the last check and its
- * delete. Closing those needs the write paths to check again after writing.
+ *  3. Move aside, settle, look, then delete: candidate blob data is moved out of blobs/ first. A
+ *     push that checks for the blob after the move finds it missing and brings its own copy (upload
+ *     or a refused mount). One that checked before the move has, after the settle time
+ *     (min(delay, MAX_SETTLE_MS)), written what it was writing; the last look marks every
+ *     repository again (manifests still held are read where they are held) and lists their links,
+ *     and a held blob linked or referenced then is put back, as is a layer link this run removed
+ *     that a manifest pushed since references (its delete event has gone out).
+ * What is left (README, "Garbage collection"): a request whose check-then-write takes longer than
+ * the settle time; a tag pushed onto an old untagged manifest between the last check and its
+ * delete (the delete takes the tag too); an upload started in a repository as it is removed.
+ * Closing those needs the write paths to check again after writing.
  */
 export async function collectGarbage(
   registry: StorageRegistry,
@@ -70,6 +78,7 @@ export async function collectGarbage(
   deps: GcDependencies = {},
 ): Promise<GcReport> {
   const now = deps.now ?? (() => new Date());
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const repository = deps.repository ?? ((name: RepoName) => registry.repository(name));
   const driver = registry.driver;
   const started = now();
@@ -160,6 +169,7 @@ export async function collectGarbage(
   // Mark again, from a fresh listing: what a push made since the first mark is seen now.
   const fresh = await markAll(driver, await registry.repositoryNames(), reader, markOptions);
 
+  const removedLinks: Array<{ name: RepoName; digest: Digest }> = [];
   for (const { name, digest } of links) {
     if (fresh.marks.get(name)?.referenced.has(digest)) {
       report.kept.reclaimedByPush++;
@@ -172,12 +182,14 @@ export async function collectGarbage(
       continue;
     }
     if (await removeLayerLink(driver, repository(name), digest)) {
+      removedLinks.push({ name, digest });
       report.layerLinksRemoved++;
       logger.info({ repository: name, digest }, `${prefix} layer link`);
     }
   }
 
   const quarantine = new Quarantine(driver, logger);
+  reader.heldBy(quarantine);
   try {
     for (const { digest, size } of candidates) {
       const data = await statOptional(driver, layout.blobData(digest));
@@ -187,10 +199,15 @@ export async function collectGarbage(
       }
       await quarantine.hold(digest, size);
     }
-    // The look after the move: any repository (listed now) linking a held blob gets it back.
-    const linked = quarantine.digests().length > 0 ? await linkedNow(driver, await registry.repositoryNames()) : new Set<Digest>();
+    // The last look, after the move and a settle time (a request that checked for a blob before
+    // the move has written what it was writing by then): every repository listed and marked again;
+    // a held blob that is linked or referenced now goes back.
+    if (quarantine.digests().length > 0 || removedLinks.length > 0) await sleep(Math.min(Math.max(options.delayMs, 0), MAX_SETTLE_MS));
+    const current = await registry.repositoryNames();
+    const last = await markAll(driver, current, reader, markOptions);
+    const linked = await linkedNow(driver, current);
     for (const digest of quarantine.digests()) {
-      if (linked.has(digest)) {
+      if (linked.has(digest) || last.referenced.has(digest)) {
         await quarantine.restore(digest);
         report.kept.reclaimedByPush++;
         logger.info({ digest }, 'gc: a blob chosen for removal was linked meanwhile; kept');
@@ -204,6 +221,15 @@ export async function collectGarbage(
       report.bytesFreed += freed;
       report.blobsRemoved++;
       logger.info({ digest }, `${prefix} blob`);
+    }
+    // A link removed above that a manifest pushed since references (its PUT checked the link before
+    // it went) is put back: the manifest must be served whole. Its delete event has gone out.
+    for (const { name, digest } of removedLinks) {
+      if (!last.marks.get(name)?.referenced.has(digest) || !(await statOptional(driver, layout.blobData(digest)))) continue;
+      await driver.putContent(layout.layerLink(name, digest), digest);
+      report.layerLinksRemoved--;
+      report.kept.reclaimedByPush++;
+      logger.warn({ repository: name, digest }, 'gc: a manifest pushed during the collection references a layer link it removed; linked again');
     }
   } finally {
     await quarantine.close();

@@ -70,14 +70,21 @@ export async function readRepository(driver: StorageDriver, name: RepoName): Pro
  */
 export class ManifestReader {
   private readonly cache = new Map<Digest, ManifestRefs>();
+  private held: { pathOf(digest: Digest): string | null } | null = null;
 
   constructor(private readonly driver: StorageDriver) {}
+
+  /** Reads a manifest whose data the collector moved aside from where it is held. */
+  heldBy(held: { pathOf(digest: Digest): string | null }): void {
+    this.held = held;
+  }
 
   /** Null when the manifest's bytes are not stored (not remembered: a push may store them before the next mark). */
   async refs(digest: Digest): Promise<ManifestRefs | null> {
     const cached = this.cache.get(digest);
     if (cached) return cached;
-    const body = await readOptional(this.driver, layout.blobData(digest));
+    const heldAt = this.held?.pathOf(digest);
+    const body = (await readOptional(this.driver, layout.blobData(digest))) ?? (heldAt ? await readOptional(this.driver, heldAt) : null);
     if (!body) return null;
     const refs = refsOf(body);
     this.cache.set(digest, refs);

@@ -74,6 +74,11 @@ export class Quarantine {
     return true;
   }
 
+  /** Where a held blob's data is now, or null when it is not held. */
+  pathOf(digest: Digest): string | null {
+    return this.held.has(digest) ? this.path(digest) : null;
+  }
+
   digests(): Digest[] {
     return [...this.held.keys()];
   }
