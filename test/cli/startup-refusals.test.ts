@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { makeCertificates } from '../helpers/certificates.ts';
 import { freePort } from '../helpers/child-registry.ts';
 import { runCli, STACK_LINE, type Finished } from './run-cli.ts';
 
@@ -96,6 +97,20 @@ describe('dockyard serve refuses to start, in one line', () => {
       `storage:\n  filesystem:\n    rootdirectory: ${root}\nnotifications:\n  endpoints:\n    - name: hook\n      url: http://127.0.0.1:9/events\n`,
     );
     assertOneLineRefusal(await runCli(['serve', file]), /notifications cannot start with the outbox .*outbox\.sqlite: /);
+  });
+
+  it('when the TLS certificate does not load (a file that is not PEM, a key of another certificate)', async () => {
+    const certs = await makeCertificates(await mkdtemp(path.join(dir, 'certs-')));
+    const notPem = path.join(dir, 'not-a-certificate.pem');
+    await writeFile(notPem, 'not a certificate\n');
+    const tls = (certificate: string, key: string) =>
+      `  tls:\n    certificate: ${certificate}\n    key: ${key}\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'tls-data')}\n`;
+    const [garbled, mismatched] = await Promise.all([
+      config('tls-garbled.yml', tls(notPem, certs.serverKey)).then((file) => runCli(['serve', file])),
+      config('tls-mismatch.yml', tls(certs.serverCert, certs.strangerKey)).then((file) => runCli(['serve', file])),
+    ]);
+    assertOneLineRefusal(garbled, /http\.tls\.certificate: .*not-a-certificate\.pem/);
+    assertOneLineRefusal(mismatched, /http\.tls/);
   });
 
   it('when the PostgreSQL outbox cannot be reached', async () => {
