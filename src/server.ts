@@ -142,10 +142,11 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
         );
       }, purging.interval).unref()
     : undefined;
+  // Read-only (an offline collection may be running): no online collection either.
   const gcConfig = config.storage.gc;
   const gc = scheduleGarbageCollection(
     registry,
-    { enabled: gcConfig.enabled, intervalMs: gcConfig.interval, delayMs: gcConfig.delay, deleteUntagged: gcConfig.deleteuntagged },
+    { enabled: gcConfig.enabled && !readOnly, intervalMs: gcConfig.interval, delayMs: gcConfig.delay, deleteUntagged: gcConfig.deleteuntagged },
     () => {
       const ctx = internalContext('gc', `http://127.0.0.1:${port}`);
       return (name) => notifier.listen(registry.repository(name), ctx);
