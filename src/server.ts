@@ -192,9 +192,13 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
       const closed = once(server, 'close');
       server.close();
       server.closeIdleConnections();
+      // A keep-alive connection whose request finishes during the drain would otherwise stay open
+      // until the client drops it: close connections as they fall idle.
+      const idle = setInterval(() => server.closeIdleConnections(), 50).unref();
       // In-flight requests get http.draintimeout to finish; then their connections are cut.
       const force = setTimeout(() => server.closeAllConnections(), config.http.draintimeout).unref();
       await closed;
+      clearInterval(idle);
       clearTimeout(force);
       // After the listener: requests that were completing still get their events queued.
       await notifier.close();

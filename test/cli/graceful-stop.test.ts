@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -30,11 +30,11 @@ async function answering(port: number, started: Started, ms = 30_000): Promise<v
  * A monolithic blob PUT whose body is sent in `parts` pieces `gapMs` apart; `firstSent` resolves
  * once the head and the first piece are out, the promise with the status and body.
  */
-function slowPut(url: string, data: Buffer, parts: number, gapMs: number): { firstSent: Promise<void>; done: Promise<{ status: number; body: string }> } {
+function slowPut(url: string, data: Buffer, parts: number, gapMs: number, agent?: Agent): { firstSent: Promise<void>; done: Promise<{ status: number; body: string }> } {
   let sent!: () => void;
   const firstSent = new Promise<void>((resolve) => (sent = resolve));
   const done = new Promise<{ status: number; body: string }>((resolve, reject) => {
-    const req = request(url, { method: 'PUT', headers: { 'content-type': 'application/octet-stream', 'content-length': data.length } }, (res) => {
+    const req = request(url, { method: 'PUT', ...(agent ? { agent } : {}), headers: { 'content-type': 'application/octet-stream', 'content-length': data.length } }, (res) => {
       let body = '';
       res.setEncoding('utf8').on('data', (c: string) => (body += c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
@@ -101,16 +101,21 @@ describe('dockyard serve stops cleanly on SIGTERM', () => {
     const location = new URL(start.headers.get('location')!, `http://127.0.0.1:${port}`);
     const blob = randomBlob(256 * 1024);
     location.searchParams.set('digest', blob.digest);
-    const put = slowPut(location.href, blob.data, 8, 250); // about 2 s of body
+    // A keep-alive client that never drops its idle connection: the stop must not wait for it.
+    const agent = new Agent({ keepAlive: true });
+    const put = slowPut(location.href, blob.data, 8, 250, agent); // about 2 s of body
     await put.firstSent;
     await sleep(200); // the request is in the server's hands
     const signalledAt = Date.now();
     registry.child.kill('SIGTERM');
 
     const { status, body } = await put.done;
+    const answeredAt = Date.now();
     assert.equal(status, 201, `the upload in flight was cut: ${body}\n${registry.stdout()}`);
     const exit = await exitWithin(registry, 20_000);
     const stopMs = Date.now() - signalledAt;
+    agent.destroy();
+    assert.ok(Date.now() - answeredAt < 5_000, `exited ${Date.now() - answeredAt} ms after its last answer (waited on an idle connection?)`);
     assert.equal(exit.signal, null, exit.stderr);
     assert.equal(exit.code, 0, `${exit.stderr}\n${exit.stdout.slice(-2000)}`);
     assert.match(exit.stdout, /"msg":"shutting down"/);
@@ -123,6 +128,35 @@ describe('dockyard serve stops cleanly on SIGTERM', () => {
     const deadline = Date.now() + 15_000;
     while (!delivered() && Date.now() < deadline) await sleep(100);
     assert.ok(delivered(), `no event for ${blob.digest} reached the receiver (${receiver.requests.length} requests)`);
+  });
+
+  it('cuts the requests in flight at once on a second signal, and still exits 0', async () => {
+    const port = await freePort();
+    const config = path.join(dir, 'twice.yml');
+    await writeFile(config, `log:\n  level: warn\nhttp:\n  addr: 127.0.0.1:${port}\n  draintimeout: 60s\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'data3')}\n`);
+    const registry = startCli(['serve', config]);
+    started.push(registry);
+    await answering(port, registry);
+    const start = await fetch(`http://127.0.0.1:${port}/v2/team/app/blobs/uploads/`, { method: 'POST' });
+    await start.arrayBuffer();
+    const location = new URL(start.headers.get('location')!, `http://127.0.0.1:${port}`);
+    const blob = randomBlob(64 * 1024);
+    location.searchParams.set('digest', blob.digest);
+    const put = slowPut(location.href, blob.data, 120, 250); // 30 s of body, a 60 s drain
+    await put.firstSent;
+    await sleep(200);
+    registry.child.kill('SIGINT');
+    await sleep(500);
+    const secondAt = Date.now();
+    registry.child.kill('SIGINT');
+    const outcome = await put.done.then(
+      (r) => `answered ${r.status}`,
+      (err: Error) => `cut: ${err.message}`,
+    );
+    const exit = await exitWithin(registry, 10_000);
+    assert.match(outcome, /^cut/);
+    assert.equal(exit.code, 0, exit.stderr);
+    assert.ok(Date.now() - secondAt < 5_000, `exited ${Date.now() - secondAt} ms after the second signal`);
   });
 
   it('cuts a request still in flight at http.draintimeout, and still exits 0', async () => {
