@@ -7,7 +7,10 @@ import { runCli } from './cli/main.ts';
  */
 runCli(process.argv.slice(2)).then(
   (status) => {
-    if (status !== undefined) process.exitCode = status;
+    if (status === undefined) return; // serving
+    process.exitCode = status;
+    // Exits on its own once its output is written; a handle a failed start left open must not keep it.
+    setTimeout(() => process.exit(status), 1_000).unref();
   },
   (err: unknown) => {
     // A bug, not an operator's mistake (those are one line from the commands): the stack helps.

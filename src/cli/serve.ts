@@ -1,6 +1,6 @@
 import { ConfigError } from '../config/load.ts';
 import { createLogger } from '../logger.ts';
-import { startRegistry } from '../server.ts';
+import { startRegistry, type RunningRegistry } from '../server.ts';
 import { describeStartupFailure } from '../startup-error.ts';
 import { configPath, EXIT_FAILURE, EXIT_USAGE, loadConfigOrReport } from './config-file.ts';
 import { SERVE_HELP } from './help.ts';
@@ -22,25 +22,21 @@ export async function serve(args: string[]): Promise<number | undefined> {
   const logger = createLogger(loaded.config.log);
   for (const warning of loaded.warnings) logger.warn(warning);
 
-  let running;
-  try {
-    running = await startRegistry(loaded.config, logger);
-  } catch (err) {
-    // One line for the operator; the stack only for whoever runs with log.level: debug.
-    logger.debug({ err }, 'start-up failed');
-    process.stderr.write(`dockyard: cannot start: ${describeStartupFailure(err)}\n`);
-    return err instanceof ConfigError ? EXIT_USAGE : EXIT_FAILURE;
-  }
-
-  let stopping = false;
+  // Listening before start-up ends: a signal while it runs (the port may already answer) stops
+  // the registry as soon as it is up, rather than killing the process half-started.
+  let running: RunningRegistry | undefined;
+  let requested: NodeJS.Signals | undefined;
+  let closing = false;
   const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
+    if (closing && running) {
       // A second signal: the operator will not wait for the drain.
       logger.warn({ signal }, 'stopping now: cutting the connections still open');
       running.server.closeAllConnections();
       return;
     }
-    stopping = true;
+    requested ??= signal;
+    if (!running) return;
+    closing = true;
     const started = Date.now();
     logger.info({ signal, draintimeoutMs: loaded.config.http.draintimeout }, 'shutting down');
     running.close().then(
@@ -56,5 +52,15 @@ export async function serve(args: string[]): Promise<number | undefined> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+
+  try {
+    running = await startRegistry(loaded.config, logger);
+  } catch (err) {
+    // One line for the operator; the stack only for whoever runs with log.level: debug.
+    logger.debug({ err }, 'start-up failed');
+    process.stderr.write(`dockyard: cannot start: ${describeStartupFailure(err)}\n`);
+    return err instanceof ConfigError ? EXIT_USAGE : EXIT_FAILURE;
+  }
+  if (requested) stop(requested);
   return undefined;
 }
