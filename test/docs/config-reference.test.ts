@@ -22,6 +22,16 @@ describe('the configuration reference (docs/configuration.md)', () => {
     for (const key of DISTRIBUTION_TUNING_KEYS_NOT_IMPLEMENTED) assert.ok(page.includes(`| \`${key}\` | not implemented: ignored |`), key);
   });
 
+  it('names in docs/production.md only keys the schema or known-keys has', async () => {
+    const guide = await readFile(new URL('../../docs/production.md', import.meta.url), 'utf8');
+    const known = [...configKeys().map((k) => k.key), ...DISTRIBUTION_KEYS_REFUSED, ...DISTRIBUTION_TUNING_KEYS_NOT_IMPLEMENTED];
+    const sections = new Set(known.map((k) => k.split('.')[0]));
+    const named = [...guide.matchAll(/`([a-z][a-z0-9]*(?:\.[a-z0-9[\]]+)+)(?::[^`]*)?`/g)].map((m) => m[1]!);
+    const keys = named.filter((k) => sections.has(k.split('.')[0]!));
+    assert.ok(keys.length > 30, `only ${keys.length} keys found in the guide`);
+    assert.deepEqual(keys.filter((k) => !known.includes(k)), []);
+  });
+
   it('describes no key the schema does not have', () => {
     const listed = new Set(configKeys().map((k) => k.key));
     assert.deepEqual(Object.keys(DESCRIPTIONS).filter((key) => !listed.has(key)), []);
