@@ -59,7 +59,7 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
 
   const storage = storageOptions(config.storage);
   const metrics = new MetricsRegistry();
-  const opened = await openStorage(storage, logger);
+  const opened = await openStorage(storage, logger, readOnly);
   const { stateDir } = opened;
   const driver = new MeteredDriver(opened.driver, storageActionSeconds(metrics));
   const registry = new StorageRegistry(driver);
@@ -148,7 +148,7 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
     registry,
     { enabled: gcConfig.enabled && !readOnly, intervalMs: gcConfig.interval, delayMs: gcConfig.delay, deleteUntagged: gcConfig.deleteuntagged },
     () => {
-      const ctx = internalContext('gc', `http://127.0.0.1:${port}`);
+      const ctx = internalContext('gc', `${tls ? 'https' : 'http'}://127.0.0.1:${port}`);
       return (name) => notifier.listen(registry.repository(name), ctx);
     },
     logger,
@@ -214,12 +214,13 @@ const S3_STATE_DIR = './data';
  * host: the filesystem driver's root, or ./data with S3. An S3 bucket that cannot be reached or
  * used stops the start here, as a configuration error.
  */
-async function openStorage(storage: StorageOptions, logger: Logger): Promise<{ driver: StorageDriver; stateDir: string }> {
+async function openStorage(storage: StorageOptions, logger: Logger, readOnly: boolean): Promise<{ driver: StorageDriver; stateDir: string }> {
   if (storage.kind === 'filesystem') {
-    await probeWritable(storage.rootDirectory, 'the storage root (storage.filesystem.rootdirectory)');
+    // Read-only mode serves a root it may not write (a read-only mount): nothing is probed or swept.
+    if (!readOnly) await probeWritable(storage.rootDirectory, 'the storage root (storage.filesystem.rootdirectory)');
     const driver = new FilesystemDriver(storage.rootDirectory, { fsync: storage.fsync });
     // What a crash left in _tmp (half-written temp files, staged subtrees) goes before anything writes.
-    const swept = await driver.sweepTemp();
+    const swept = readOnly ? 0 : await driver.sweepTemp();
     if (swept > 0) logger.info({ removed: swept }, 'removed temp entries an earlier run left in the storage root');
     await migrate(driver, logger);
     return { driver, stateDir: driver.root };

@@ -101,6 +101,8 @@ export const IMPLEMENTED_KEYS: readonly string[] = [
   'storage.s3.multipartcopythresholdsize',
   'storage.delete',
   'storage.delete.enabled',
+  'storage.redirect',
+  'storage.redirect.disable',
   'storage.maintenance',
   'storage.maintenance.uploadpurging',
   'storage.maintenance.uploadpurging.enabled',

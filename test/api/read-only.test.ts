@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -124,5 +125,35 @@ describe('read-only mode (storage.maintenance.readonly.enabled)', () => {
     const blob = randomBlob(200);
     const res = await client.pushBlob('ro/app', blob.data, blob.digest);
     assert.equal(res.status, 201, await res.text());
+  });
+});
+
+describe('read-only mode on a root that cannot be written', () => {
+  it('starts without writing the root (no probe, no temp sweep) and serves what is there', async (t) => {
+    const root = await mkdtemp(path.join(tmpdir(), 'dockyard-readonly-immutable-'));
+    let registry: RunningRegistry | undefined;
+    let frozen = false;
+    // One hook, in this order: the registry stops, the root thaws, then it goes.
+    t.after(async () => {
+      await registry?.close();
+      if (frozen) execFileSync('chattr', ['-i', root]);
+      await rm(root, { recursive: true, force: true });
+    });
+    const start = (extra: Record<string, unknown>) => {
+      const { config } = parseConfig({ http: { addr: '127.0.0.1:0' }, storage: { filesystem: { rootdirectory: root }, ...extra } });
+      return startRegistry(config, createLogger(process.env.DOCKYARD_TEST_LOG ?? 'silent'));
+    };
+    const writable = await start({});
+    const image = await new Client(writable.url).pushImage('ro/app', 'v1', ociImage());
+    await writable.close();
+    // As root, chmod does not stop a write; an immutable directory does (FIELD-NOTES).
+    execFileSync('chattr', ['+i', root]);
+    frozen = true;
+    registry = await start({ maintenance: { readonly: { enabled: true } } });
+    const res = await new Client(registry.url).fetch('/v2/ro/app/manifests/v1', { headers: { accept: image.mediaType } });
+    assert.equal(res.status, 200);
+    assert.ok(Buffer.from(await res.arrayBuffer()).equals(image.manifest));
+    // And a start that may write refuses that root, so the test above is not vacuous.
+    await assert.rejects(start({}), /storage root/);
   });
 });

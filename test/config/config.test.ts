@@ -181,6 +181,12 @@ describe('configuration: REGISTRY_* environment overrides', () => {
     assert.equal(config.storage.filesystem.rootdirectory, '12345');
   });
 
+  it('takes storage.redirect.disable from the environment, as Distribution does', () => {
+    const { config, warnings } = parseConfig({}, { REGISTRY_STORAGE_REDIRECT_DISABLE: 'true' });
+    assert.equal(config.storage.redirect.disable, true);
+    assert.deepEqual(warnings, []);
+  });
+
   it('sets a whole subtree from a YAML value', () => {
     const { config } = parseConfig({}, { REGISTRY_STORAGE_DELETE: '{enabled: false}' });
     assert.equal(config.storage.delete.enabled, false);
