@@ -1,4 +1,11 @@
 import { stat } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import * as path from 'node:path';
+import type { Logger } from 'pino';
+import { Registry as MetricsRegistry } from 'prom-client';
+import { parseListenAddress } from '../config/listen-address.ts';
+import { notifyOptions } from '../config/notifications.ts';
+import { internalContext } from '../notify/events/internal-context.ts';
 import { storageOptions } from '../config/storage.ts';
 import type { Config } from '../config/schema.ts';
 import { createLogger } from '../logger.ts';
@@ -15,8 +22,9 @@ import { parseCommand } from './usage.ts';
  * `dockyard gc [--dry-run] [--delete-untagged] [config.yml]` (Distribution's `garbage-collect`
  * flags): one collection of the configured storage from this process, safe beside a registry
  * serving the same storage (the collector's grace period, storage.gc.delay, and its re-marks).
- * Its deletions are not notified: this process has no outbox of its own; the online collection
- * (storage.gc.enabled) of a serving registry emits them.
+ * With notification endpoints configured, its deletions are queued as events in the configured
+ * outbox as a guest (NotifyOptions.deliver false): the registry serving that outbox delivers them
+ * (at once beside it, or when it next starts), so no deletion goes without its event.
  */
 export async function gc(args: string[]): Promise<number> {
   const { values, positionals } = parseCommand(
@@ -37,24 +45,54 @@ export async function gc(args: string[]): Promise<number> {
   const { config } = loaded;
   const logger = createLogger(config.log);
   for (const warning of loaded.warnings) logger.warn(warning);
-  if (config.notifications.endpoints.length > 0) {
-    logger.warn('dockyard gc does not notify its deletions (no outbox in this process); storage.gc.enabled on the registry does');
-  }
   let report: GcReport;
+  let notifier: GuestNotifier | null = null;
   try {
     const registry = new StorageRegistry(await openDriver(config));
+    notifier = await guestNotifier(config, registry, logger);
+    const ctx = internalContext('gc', baseUrlOf(config));
+    const queued = notifier;
     report = await collectGarbage(
       registry,
       { dryRun: values['dry-run'] === true, deleteUntagged: values['delete-untagged'] === true, delayMs: config.storage.gc.delay },
       logger,
+      queued ? { repository: (name) => queued.listen(registry.repository(name), ctx) } : undefined,
     );
+    await notifier?.close(); // every event committed to the outbox before the summary
   } catch (err) {
+    await notifier?.close().catch(() => undefined);
     logger.debug({ err }, 'gc failed');
     process.stderr.write(`dockyard gc: ${describeStartupFailure(err)}\n`);
     return EXIT_FAILURE;
   }
   process.stdout.write(`${summary(report)}\n`);
   return 0;
+}
+
+type GuestNotifier = Awaited<ReturnType<typeof guestNotifier>>;
+
+/** With endpoints: a notifier that queues this process's events in the configured outbox and delivers none. */
+async function guestNotifier(config: Config, registry: StorageRegistry, logger: Logger) {
+  if (config.notifications.endpoints.filter((e) => !e.disabled).length === 0) return null;
+  const storage = storageOptions(config.storage);
+  const storageRoot = storage.kind === 'filesystem' ? storage.rootDirectory : path.resolve('./data');
+  const durable = storage.kind === 'filesystem' ? storage.fsync : true;
+  const options = notifyOptions(config.notifications, { storageRoot, durable, deliver: false });
+  const { ThreadedNotifier } = await import('../notify/threaded-notifier.ts');
+  const notifier = new ThreadedNotifier(
+    options,
+    { sourceAddr: () => `${hostname()}:gc`, metrics: new MetricsRegistry(), logLevel: logger.level, repositories: (name) => registry.repository(name) },
+    logger,
+  );
+  await notifier.ready;
+  return notifier;
+}
+
+/** Where the events' target URLs point: the registry's public address. */
+function baseUrlOf(config: Config): string {
+  if (config.http.host) return config.http.host.replace(/\/$/, '');
+  const { host, port } = parseListenAddress(config.http.addr);
+  return `${config.http.tls ? 'https' : 'http'}://${host ?? '127.0.0.1'}:${port}`;
 }
 
 /** The storage as it is: no temp sweep and no layout migration (a registry may be serving it). */

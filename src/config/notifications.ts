@@ -171,8 +171,12 @@ export type NotificationsConfig = z.infer<typeof notificationsSchema>;
  * defaults to `<storageRoot>/_notifications/outbox.sqlite`; intents are as durable as storage
  * (`durable`: whether storage fsyncs).
  */
-export function notifyOptions(config: NotificationsConfig, defaults: { storageRoot: string; durable?: boolean }): NotifyOptions {
+export function notifyOptions(
+  config: NotificationsConfig,
+  defaults: { storageRoot: string; durable?: boolean; deliver?: boolean },
+): NotifyOptions {
   return {
+    deliver: defaults.deliver ?? true,
     endpoints: config.endpoints.filter((e) => !e.disabled).map(endpointOptions),
     disabledEndpoints: config.endpoints.filter((e) => e.disabled).map((e) => e.name),
     includeReferences: config.events.includereferences,

@@ -12,6 +12,12 @@ export interface NotifyOptions {
   /** Manifest events carry the manifest's references (`events.includereferences`). */
   includeReferences: boolean;
   outbox: OutboxOptions;
+  /**
+   * false: a guest of another process's outbox (`dockyard gc` beside a serving registry). Its
+   * changes' events are queued as usual, but it delivers nothing and settles no interrupted
+   * change: the registry serving the outbox does both.
+   */
+  deliver: boolean;
 }
 
 export interface OutboxOptions {

@@ -162,6 +162,7 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
     );
     this.ready = Promise.all([this.writer.ready, this.delivery.ready]).then(
       async () => {
+        if (!options.deliver) return; // a guest: the registry serving this outbox settles what crashes left
         await this.reconcile();
         if (this.backend.sweepMs !== null) {
           this.sweep = setInterval(() => void this.reconcile().catch((err: unknown) => this.logger.warn({ err }, 'orphaned intents not settled yet')), this.backend.sweepMs);

@@ -7,6 +7,10 @@ import { after, before, describe, it } from 'node:test';
 import { Client } from '../helpers/client.ts';
 import { randomBlob } from '../helpers/oci.ts';
 import { startTestRegistry } from '../helpers/registry.ts';
+import { ChildRegistry, freePort } from '../helpers/child-registry.ts';
+import { ociImage } from '../helpers/oci.ts';
+import { eventsOf, ok, WebhookReceiver } from '../helpers/receiver.ts';
+import { eventually } from '../notify/support.ts';
 import { runCli } from './run-cli.ts';
 
 describe('dockyard gc', () => {
@@ -47,6 +51,41 @@ describe('dockyard gc', () => {
       assert.ok(!existsSync(data), 'the blob data is gone');
     } finally {
       await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('queues its deletions as events in the outbox of the registry serving the storage, which delivers them', async () => {
+    const receiver = await WebhookReceiver.start(ok);
+    const root = path.join(dir, 'served');
+    const port = await freePort();
+    const endpoints = `notifications:\n  endpoints:\n    - name: hook\n      url: ${receiver.url()}\n      timeout: 1s\n      backoff: 50ms\n`;
+    const config = path.join(dir, 'served.yml');
+    await writeFile(
+      config,
+      `log:\n  level: warn\nhttp:\n  addr: 127.0.0.1:${port}\nstorage:\n  filesystem:\n    rootdirectory: ${root}\n  delete:\n    enabled: true\n  gc:\n    delay: 0s\n${endpoints}`,
+    );
+    const served = await ChildRegistry.start(config, port);
+    try {
+      const client = new Client(served.url);
+      const image = await client.pushImage('team/gone', 'v1', ociImage({ layers: 1 }));
+      assert.equal((await client.fetch(`/v2/team/gone/manifests/${image.digest}`, { method: 'DELETE' })).status, 202);
+      await eventually(() => receiver.requests.flatMap(eventsOf).some((e) => e.action === 'delete'), 'the manifest delete is delivered', 10_000);
+      receiver.clear();
+
+      // The CLI collects beside the serving registry: its events go into that registry's outbox.
+      const run = await runCli(['gc', config]);
+      assert.equal(run.code, 0, run.stderr);
+      assert.match(run.stdout, /removed 3 blob\(s\) .* 2 layer link\(s\), 1 repository/); // the manifest, its config and layer
+      await eventually(() => receiver.requests.flatMap(eventsOf).length >= 2, 'the collector’s deletes are delivered by the registry', 10_000);
+      const events = receiver.requests.flatMap(eventsOf);
+      assert.deepEqual(
+        events.map((e) => [e.action, e.target.repository, e.target.digest, e.actor]).sort(),
+        [image.config, ...image.layers].map((b) => ['delete', 'team/gone', b.digest, { internal: 'gc' }]).sort(),
+        'a blob delete per layer link removed, from the collector, none twice',
+      );
+    } finally {
+      await served.kill();
+      await receiver.close();
     }
   });
 

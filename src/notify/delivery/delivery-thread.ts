@@ -10,7 +10,7 @@ import { PgSigningKeyStore } from '../outbox/pg-signing-keys.ts';
 import { resolveSigningKeys, SqliteSigningKeyStore } from '../outbox/signing-keys.ts';
 import type { DeliveryCall, DeliveryMessage, DeliveryRequest } from '../protocol.ts';
 import { DeliveryEngine } from './delivery-engine.ts';
-import { LocalLeases, PgLeases } from './endpoint-leases.ts';
+import { LocalLeases, NoLeases, PgLeases } from './endpoint-leases.ts';
 
 /**
  * The delivery thread's entry: builds the engine from the options it is handed, and
@@ -59,7 +59,8 @@ async function openEngine(): Promise<DeliveryEngine> {
   );
   const resolved = { ...options, endpoints };
   const names = endpoints.map((e) => e.name);
-  const [reader, leases] = pg ? [new PgReader(pg), new PgLeases(pg, names, logger)] : [new OutboxReader(options.outbox.file), new LocalLeases()];
+  const reader = pg ? new PgReader(pg) : new OutboxReader(options.outbox.file);
+  const leases = !options.deliver ? new NoLeases() : pg ? new PgLeases(pg, names, logger) : new LocalLeases();
   return new DeliveryEngine(resolved, writer, reader, leases, report, logger);
 }
 

@@ -17,6 +17,11 @@ export interface EndpointQueue {
 
 /** Rows read from the outbox at a time. */
 const READ_AHEAD = 256;
+/**
+ * An idle worker looks at its queue this often even unwoken: another process may have queued
+ * events in the same outbox (`dockyard gc` beside the registry), which no commit here announces.
+ */
+const IDLE_LOOK_MS = 1_000;
 /** Pause after an unexpected fault before the worker tries again. */
 const FAULT_PAUSE_MS = 1_000;
 
@@ -171,10 +176,12 @@ export class DeliveryWorker {
     }
     await new Promise<void>((resolve) => {
       const done = () => {
+        clearTimeout(timer);
         this.wakeUp = null;
         this.signal.removeEventListener('abort', done);
         resolve();
       };
+      const timer = setTimeout(done, IDLE_LOOK_MS);
       this.wakeUp = done;
       this.signal.addEventListener('abort', done, { once: true });
     });

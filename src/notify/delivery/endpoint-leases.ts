@@ -32,6 +32,17 @@ export class LocalLeases implements EndpointLeases {
   async close(): Promise<void> {}
 }
 
+/** A guest of the outbox (NotifyOptions.deliver false): it delivers nothing; the registry does. */
+export class NoLeases implements EndpointLeases {
+  holds(): boolean {
+    return false;
+  }
+
+  start(): void {}
+
+  async close(): Promise<void> {}
+}
+
 export interface PgLeaseTimings {
   /** How often a replica tries for the endpoints it does not hold (and checks its session). */
   pollMs: number;
