@@ -33,7 +33,23 @@ describe('HTTP and storage metrics on the debug listener', { timeout: 60_000 }, 
     assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
     return res.text();
   };
-  const scrape = async () => parse(await scrapeText());
+  /**
+   * Metrics once every request made so far is counted: a request is observed when its response
+   * is over on the server ('finish'), which may come after this process, the client, read the
+   * last byte. In flight 0 on every handler means all of them are in.
+   */
+  /** As it is now, requests in flight included. */
+  const scrapeNow = async () => parse(await scrapeText());
+  const scrape = async () => {
+    let samples = parse(await scrapeText());
+    for (let i = 0; i < 200; i++) {
+      const inFlight = [...samples].filter(([k]) => k.startsWith('registry_http_in_flight_requests{')).reduce((n, [, v]) => n + v, 0);
+      if (inFlight === 0) return samples;
+      await sleep(10);
+      samples = parse(await scrapeText());
+    }
+    return samples;
+  };
   const value = (s: Samples, key: string) => s.get(key) ?? 0;
 
   it('counts requests by code, handler and method, and times them per handler and method', async () => {
@@ -107,14 +123,14 @@ describe('HTTP and storage metrics on the debug listener', { timeout: 60_000 }, 
   it('shows a request in flight under its handler while its body is still coming', async () => {
     const location = await h.client.startUpload('flight/app');
     const key = 'registry_http_in_flight_requests{handler="blob-upload-chunk"}';
-    const idle = value(await scrape(), key);
+    const idle = value(await scrapeNow(), key);
     const url = new URL(location, h.registry.url);
     const req = request(url, { method: 'PATCH', headers: { 'content-type': 'application/octet-stream', 'content-length': '200' } });
     req.write(Buffer.alloc(100));
     let during = idle;
     for (let i = 0; i < 100 && during === idle; i++) {
       await sleep(20);
-      during = value(await scrape(), key);
+      during = value(await scrapeNow(), key);
     }
     assert.equal(during, idle + 1);
     const responded = once(req, 'response') as Promise<[IncomingMessage]>;
@@ -124,26 +140,26 @@ describe('HTTP and storage metrics on the debug listener', { timeout: 60_000 }, 
     await once(res, 'end');
     assert.equal(res.statusCode, 202);
     await sleep(20);
-    assert.equal(value(await scrape(), key), idle);
+    assert.equal(value(await scrapeNow(), key), idle);
   });
 
   it('takes a request out of flight when its client goes away mid-body', async () => {
     const location = await h.client.startUpload('flight/gone');
     const key = 'registry_http_in_flight_requests{handler="blob-upload-chunk"}';
-    const idle = value(await scrape(), key);
+    const idle = value(await scrapeNow(), key);
     const req = request(new URL(location, h.registry.url), { method: 'PATCH', headers: { 'content-length': '200' } });
     req.on('error', () => undefined); // the reset we cause
     req.write(Buffer.alloc(100));
     let now = idle;
     for (let i = 0; i < 100 && now === idle; i++) {
       await sleep(20);
-      now = value(await scrape(), key);
+      now = value(await scrapeNow(), key);
     }
     assert.equal(now, idle + 1);
     req.destroy();
     for (let i = 0; i < 100 && now !== idle; i++) {
       await sleep(20);
-      now = value(await scrape(), key);
+      now = value(await scrapeNow(), key);
     }
     assert.equal(now, idle);
   });
