@@ -1,46 +1,20 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
+import { makeCertificates, type TestCertificates } from '../helpers/certificates.ts';
 import { Client } from '../helpers/client.ts';
 import { randomBlob } from '../helpers/oci.ts';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
 
-/** A throwaway CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl. */
-async function makeCertificates(dir: string): Promise<Record<'ca' | 'serverCert' | 'serverKey' | 'clientCert' | 'clientKey', string>> {
-  const file = (name: string) => path.join(dir, name);
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const key = (name: string) => openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-out', file(name));
-  key('ca.key');
-  openssl('req', '-x509', '-new', '-key', file('ca.key'), '-subj', '/CN=dockyard-test-ca', '-days', '1', '-out', file('ca.pem'));
-  const issue = (name: string, subject: string, extensions: string) => {
-    key(`${name}.key`);
-    openssl('req', '-new', '-key', file(`${name}.key`), '-subj', subject, '-out', file(`${name}.csr`));
-    return writeFile(file(`${name}.ext`), extensions).then(() =>
-      openssl('x509', '-req', '-in', file(`${name}.csr`), '-CA', file('ca.pem'), '-CAkey', file('ca.key'), '-CAcreateserial',
-        '-days', '1', '-extfile', file(`${name}.ext`), '-out', file(`${name}.pem`)),
-    );
-  };
-  await issue('server', '/CN=127.0.0.1', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  await issue('client', '/CN=dockyard-registry', 'extendedKeyUsage=clientAuth\n');
-  return {
-    ca: file('ca.pem'),
-    serverCert: file('server.pem'),
-    serverKey: file('server.key'),
-    clientCert: file('client.pem'),
-    clientKey: file('client.key'),
-  };
-}
-
 describe('delivery over https with mutual TLS', () => {
   let dir: string;
-  let certs: Awaited<ReturnType<typeof makeCertificates>>;
+  let certs: TestCertificates;
   let receiver: Server;
   const received: { subject: string; body: { events: { action: string; target: { digest?: string } }[] } }[] = [];
   let registry: TestRegistry;
@@ -97,7 +71,7 @@ describe('delivery over https with mutual TLS', () => {
     }
     const delivery = received.find((r) => r.body.events[0]?.target.digest === blob.digest);
     assert.ok(delivery, 'the receiver got the push event');
-    assert.equal(delivery.subject, 'dockyard-registry', 'the registry presented its client certificate');
+    assert.equal(delivery.subject, 'dockyard-client', 'the registry presented its client certificate');
     assert.equal(delivery.body.events[0]?.action, 'push');
   });
 
