@@ -2,6 +2,7 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import { RegistryError, isRegistryError } from '../oci/errors.ts';
 import { storageFull, storageUnavailable } from '../storage/storage-fault.ts';
+import { isAdminError } from './admin-error.ts';
 import { Header } from './headers.ts';
 
 /**
@@ -11,7 +12,7 @@ import { Header } from './headers.ts';
  */
 export function errorRenderer(logger: Logger): ErrorRequestHandler {
   return (err: unknown, req, res, _next) => {
-    const error = toRegistryError(err);
+    const error = isAdminError(err) ? err : toRegistryError(err);
     const requestId = (res.locals.ctx as { id?: string } | undefined)?.id;
     if (error.status >= 500) {
       logger.error({ err, method: req.method, url: req.originalUrl, id: requestId }, 'request failed');
@@ -23,7 +24,7 @@ export function errorRenderer(logger: Logger): ErrorRequestHandler {
     }
     // A request whose body we did not read must not be parsed as the next request.
     if (!req.complete) res.setHeader('Connection', 'close');
-    for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+    if (!isAdminError(error)) for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
     const body = { code: error.code, message: error.message, detail: error.detail ?? { requestId: requestId ?? null } };
     res.status(error.status);
     res.setHeader(Header.ContentType, 'application/json; charset=utf-8');
