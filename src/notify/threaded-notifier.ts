@@ -1,5 +1,6 @@
 import { MessageChannel } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { threadLogOptions } from '../logger.ts';
 import type { Registry as MetricsRegistry } from 'prom-client';
 import type { RepoName } from '../oci/names.ts';
 import type { RequestContext } from '../oci/request-context.ts';
@@ -53,7 +54,8 @@ export const DEFAULT_TIMINGS: NotificationTimings = {
 export interface NotifierDeps {
   sourceAddr: () => string;
   metrics: MetricsRegistry;
-  logLevel: string;
+  /** @deprecated unread: the threads rebuild the logger passed in (threadLogOptions), fields and formatter too. */
+  logLevel?: string;
   /** The store as it is (without notifications): start-up reconciles interrupted changes with it. */
   repositories: (name: RepoName) => Repository;
   timings?: Partial<NotificationTimings>;
@@ -112,7 +114,7 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
       'outbox-writer',
       (incarnation) =>
         startThread(import.meta.url, writerThread.entry, {
-          workerData: { ...writerThread.workerData, failpoints: armedFor(failpoints, incarnation) },
+          workerData: { ...writerThread.workerData, log: threadLogOptions(logger), failpoints: armedFor(failpoints, incarnation) },
         }),
       {
         started: (_worker, incarnation) => {
@@ -131,7 +133,7 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
       'delivery',
       (incarnation) =>
         startThread(import.meta.url, './delivery/delivery-thread', {
-          workerData: { options, logLevel: deps.logLevel, failpoints: armedFor(failpoints, incarnation) },
+          workerData: { options, log: threadLogOptions(logger), failpoints: armedFor(failpoints, incarnation) },
         }),
       {
         started: (worker, incarnation) => {

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { createLogger } from '../../logger.ts';
+import { createLogger, type LogOptions } from '../../logger.ts';
 import type { MetricUpdate } from '../metric-updates.ts';
 import type { NotifyOptions } from '../options.ts';
 import { OutboxClient } from '../outbox/outbox-client.ts';
@@ -19,7 +19,7 @@ import { LocalLeases, NoLeases, PgLeases } from './endpoint-leases.ts';
  * Its line to the writer arrives as a `writer` message, again whenever the writer restarted;
  * bookkeeping written meanwhile waits and goes to the new writer.
  */
-const { options, logLevel } = workerData as { options: NotifyOptions; logLevel: string };
+const { options, log } = workerData as { options: NotifyOptions; log: LogOptions };
 const port = parentPort!;
 const send = (message: DeliveryMessage) => port.postMessage(message);
 
@@ -42,7 +42,7 @@ const report = (update: MetricUpdate) => {
 };
 
 const writer = new OutboxClient(null, { whileDetached: 'queue', unavailable: (reason) => new Error(reason) });
-const logger = createLogger(logLevel).child({ thread: 'delivery' });
+const logger = createLogger(log).child({ thread: 'delivery' });
 const engine = await openEngine();
 await engine.start();
 

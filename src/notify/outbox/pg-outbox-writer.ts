@@ -1,5 +1,6 @@
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import type pg from 'pg';
+import { createLogger, type LogOptions } from '../../logger.ts';
 import type { PostgresOutboxOptions } from '../options.ts';
 import type { WriteRequest, WriterControl, WriterMessage } from '../protocol.ts';
 import { threadFailpoint } from '../threads/thread-failpoint.ts';
@@ -15,7 +16,8 @@ import { endpointsToWake, PgWrites } from './pg-writes.ts';
  * costs far more than an SQLite commit does. A lost connection ends the thread: the supervisor
  * starts it again, and whoever waited gets a 503 meanwhile, as when the SQLite writer dies.
  */
-const { postgres, owner } = workerData as { postgres: PostgresOutboxOptions; owner: string };
+const { postgres, owner, log } = workerData as { postgres: PostgresOutboxOptions; owner: string; log: LogOptions };
+const logger = createLogger(log).child({ thread: 'outbox-writer' });
 const die = (err: unknown) => {
   throw err instanceof Error ? err : new Error(String(err)); // uncaught: the thread ends, the supervisor restarts it
 };
@@ -23,7 +25,7 @@ const [requestsClient, bookkeepingClient, upkeepClient] = await Promise.all(
   ['dockyard-outbox-writer', 'dockyard-outbox-bookkeeping', 'dockyard-outbox-upkeep'].map((name) => connectOutbox(postgres, name)),
 );
 for (const c of [requestsClient, bookkeepingClient, upkeepClient]) c!.on('error', die);
-const upkeep = new PgUpkeep(upkeepClient!, (err) => console.error('outbox upkeep failed', err));
+const upkeep = new PgUpkeep(upkeepClient!, (err) => logger.error({ err }, 'outbox upkeep failed'));
 let delivery: MessagePort | null = null;
 
 /** One client's line: its connection, and its groups one at a time in arrival order. */
