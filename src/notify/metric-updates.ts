@@ -7,9 +7,11 @@ import { STATUS_CODES } from 'node:http';
 export type MetricUpdate =
   | { m: 'events'; type: 'Events' | 'Successes' | 'Failures' | 'Errors'; endpoint: string; n: number }
   | { m: 'status'; code: string; endpoint: string; n: number }
-  | { m: 'attempts'; outcome: 'success' | 'failure' | 'error'; endpoint: string }
+  /** One HTTP request (or JetStream publish) to an endpoint: a delivery of queued events, or a test ping. */
+  | { m: 'attempt'; outcome: 'success' | 'failure' | 'error'; kind: 'delivery' | 'ping'; endpoint: string; seconds: number }
   | { m: 'deadLetters'; endpoint: string; n: number }
-  | { m: 'latency'; endpoint: string; seconds: number };
+  /** An event acknowledged: how long after its operation completed. */
+  | { m: 'eventAge'; endpoint: string; seconds: number };
 
 export type MetricReporter = (update: MetricUpdate) => void;
 

@@ -3,14 +3,16 @@ import type { MetricUpdate } from './metric-updates.ts';
 
 /**
  * Notification metrics. The first three carry Distribution's names and labels so existing
- * dashboards keep working; the rest are ours.
+ * dashboards keep working (`Events` counts every queuing of an event, a redelivery or replay
+ * included, so `Successes` never exceeds it); the rest are ours, listed in docs/production.md.
  */
 export class NotificationMetrics {
   private readonly events: Counter<'type' | 'endpoint'>;
   private readonly status: Counter<'code' | 'endpoint'>;
-  private readonly attempts: Counter<'endpoint' | 'outcome'>;
+  private readonly attempts: Counter<'endpoint' | 'outcome' | 'kind'>;
+  private readonly attemptDuration: Histogram<'endpoint' | 'kind'>;
   private readonly deadLetters: Counter<'endpoint'>;
-  private readonly latency: Histogram<'endpoint'>;
+  private readonly eventAge: Histogram<'endpoint'>;
   private readonly restarts: Counter<'thread'>;
 
   constructor(registry: Registry, pending: () => Promise<Record<string, number>>) {
@@ -39,8 +41,15 @@ export class NotificationMetrics {
     });
     this.attempts = new Counter({
       name: 'dockyard_notifications_attempts_total',
-      help: 'Delivery attempts (outcome: success, failure, error)',
-      labelNames: ['endpoint', 'outcome'],
+      help: 'Requests to endpoints (outcome: success, failure, error; kind: delivery of queued events, or ping: a test event, not counted in registry_notifications_events_total)',
+      labelNames: ['endpoint', 'outcome', 'kind'],
+      registers: [registry],
+    });
+    this.attemptDuration = new Histogram({
+      name: 'dockyard_notifications_attempt_duration_seconds',
+      help: 'One request to an endpoint, from sending it to its response (or failure)',
+      labelNames: ['endpoint', 'kind'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     });
     this.deadLetters = new Counter({
@@ -49,9 +58,9 @@ export class NotificationMetrics {
       labelNames: ['endpoint'],
       registers: [registry],
     });
-    this.latency = new Histogram({
-      name: 'dockyard_notifications_delivery_latency_seconds',
-      help: 'From the operation completing to the endpoint acknowledging its event',
+    this.eventAge = new Histogram({
+      name: 'dockyard_notifications_event_age_seconds',
+      help: 'How old an event is when its endpoint acknowledges it: from the operation completing, across every retry (a redelivery of an old event is old)',
       labelNames: ['endpoint'],
       buckets: [0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
       registers: [registry],
@@ -73,9 +82,12 @@ export class NotificationMetrics {
     switch (u.m) {
       case 'events': this.events.inc({ type: u.type, endpoint: u.endpoint }, u.n); break;
       case 'status': this.status.inc({ code: u.code, endpoint: u.endpoint }, u.n); break;
-      case 'attempts': this.attempts.inc({ endpoint: u.endpoint, outcome: u.outcome }); break;
+      case 'attempt':
+        this.attempts.inc({ endpoint: u.endpoint, outcome: u.outcome, kind: u.kind });
+        this.attemptDuration.observe({ endpoint: u.endpoint, kind: u.kind }, u.seconds);
+        break;
       case 'deadLetters': this.deadLetters.inc({ endpoint: u.endpoint }, u.n); break;
-      case 'latency': this.latency.observe({ endpoint: u.endpoint }, u.seconds); break;
+      case 'eventAge': this.eventAge.observe({ endpoint: u.endpoint }, u.seconds); break;
     }
   }
 

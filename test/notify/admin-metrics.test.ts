@@ -133,10 +133,29 @@ describe('the notifications admin API and metrics', { timeout: 30_000 }, () => {
     assert.equal(value('registry_notifications_pending_total{endpoint="hook"}'), 0);
     assert.ok(value('registry_notifications_status_total{code="200 OK",endpoint="hook"}') >= 5);
     assert.ok(value('registry_notifications_status_total{code="500 Internal Server Error",endpoint="hook"}') >= 3);
-    assert.ok(value('dockyard_notifications_attempts_total{endpoint="hook",outcome="success"}') >= 5);
-    assert.ok(value('dockyard_notifications_attempts_total{endpoint="hook",outcome="failure"}') >= 3);
-    assert.ok(value('dockyard_notifications_delivery_latency_seconds_count{endpoint="hook"}') >= 5);
+    assert.ok(value('dockyard_notifications_attempts_total{endpoint="hook",outcome="success",kind="delivery"}') >= 5);
+    assert.ok(value('dockyard_notifications_attempts_total{endpoint="hook",outcome="failure",kind="delivery"}') >= 3);
+    // The earlier tests' pings (one answered 200, one 503, one unanswered) are counted apart, and not as events.
+    assert.equal(value('dockyard_notifications_attempts_total{endpoint="hook",outcome="success",kind="ping"}'), 1);
+    assert.equal(value('dockyard_notifications_attempts_total{endpoint="hook",outcome="failure",kind="ping"}'), 1);
+    assert.equal(value('dockyard_notifications_attempts_total{endpoint="hook",outcome="error",kind="ping"}'), 1);
+    // The attempt's own duration: a loopback answer is well under a second, whatever the event's age.
+    const deliveriesTimed = value('dockyard_notifications_attempt_duration_seconds_count{endpoint="hook",kind="delivery"}');
+    assert.ok(deliveriesTimed >= 8, `attempts timed: ${deliveriesTimed}`);
+    assert.ok(value('dockyard_notifications_attempt_duration_seconds_bucket{le="1",endpoint="hook",kind="delivery"}') >= 8 - 1);
+    assert.ok(value('dockyard_notifications_event_age_seconds_count{endpoint="hook"}') >= 5);
     assert.match(text, /^# TYPE dockyard_notifications_dead_letters_total counter$/m);
+
+    // A redelivery queues the event again and counts it again, so Successes never exceed Events.
+    const [delivered] = (await deliveries('?limit=1')).deliveries;
+    const seen = h.receiver.events().length;
+    await adminJson(h.registry, `/notifications/endpoints/hook/deliveries/${delivered!.eventIds[0]}/redeliver`, { method: 'POST' }, 202);
+    await h.receiver.waitFor(seen + 1);
+    await drained(h.registry);
+    const after = await (await fetch(metricsUrl)).text();
+    const count = (type: string) => Number(after.split('\n').find((l) => l.startsWith(`registry_notifications_events_total{type="${type}",endpoint="hook"} `))!.split(' ')[1]);
+    assert.equal(count('Events'), 6);
+    assert.ok(count('Successes') <= count('Events'), `Successes ${count('Successes')} > Events ${count('Events')}`);
     const notFound = await fetch(`http://127.0.0.1:${h.registry.debugPort}/nothing`);
     assert.equal(notFound.status, 404);
     await notFound.text();

@@ -175,7 +175,7 @@ export class DeliveryEngine {
       {
         delivered: (batch: QueuedEvent[], now: number) => {
           for (const q of batch) {
-            this.report({ m: 'latency', endpoint: name, seconds: (now - Date.parse(q.event.timestamp)) / 1000 });
+            this.report({ m: 'eventAge', endpoint: name, seconds: (now - Date.parse(q.event.timestamp)) / 1000 });
           }
         },
         dead: (batch: QueuedEvent[]) => this.report({ m: 'deadLetters', endpoint: name, n: batch.length }),
@@ -184,8 +184,11 @@ export class DeliveryEngine {
     return { endpoint, http, worker, failingSince: null, lastStatus: null };
   }
 
-  /** Every attempt goes to the delivery log; `countInMetrics` is false for pings, which carry no registry event. */
-  private observe(outcome: AttemptOutcome, countInMetrics = true): void {
+  /**
+   * Every attempt goes to the delivery log and the attempt metrics; pings (`ping`: true) are
+   * counted apart and not as events, since they carry no registry event.
+   */
+  private observe(outcome: AttemptOutcome, ping = false): void {
     const runtime = this.endpoints.get(outcome.endpoint);
     const ok = outcome.status !== null && outcome.status >= 200 && outcome.status < 300;
     if (runtime) {
@@ -201,12 +204,13 @@ export class DeliveryEngine {
       error: outcome.error,
       response: outcome.response,
     });
-    if (!countInMetrics) return;
     const endpoint = outcome.endpoint;
+    const result = ok ? 'success' : outcome.status === null ? 'error' : 'failure';
+    this.report({ m: 'attempt', endpoint, outcome: result, kind: ping ? 'ping' : 'delivery', seconds: outcome.latencyMs / 1000 });
+    if (ping) return;
     const n = outcome.events.length;
     if (outcome.status !== null) this.report({ m: 'status', code: statusLabel(outcome.status), endpoint, n });
     this.report({ m: 'events', type: ok ? 'Successes' : outcome.status === null ? 'Errors' : 'Failures', endpoint, n });
-    this.report({ m: 'attempts', endpoint, outcome: ok ? 'success' : outcome.status === null ? 'error' : 'failure' });
   }
 
   async status(): Promise<EndpointStatus[]> {
@@ -254,6 +258,8 @@ export class DeliveryEngine {
 
   async redeliver(name: string, eventId: string): Promise<boolean> {
     const found = await this.writer.redeliver(name, eventId);
+    // Queued again, so counted again: Successes never exceed Events.
+    if (found) this.report({ m: 'events', type: 'Events', endpoint: name, n: 1 });
     if (found) this.endpoints.get(name)?.worker.wake();
     return found;
   }
@@ -261,6 +267,7 @@ export class DeliveryEngine {
   /** Queues the endpoint's retained events of the range again (same ids, in their order); how many. */
   async replay(name: string, range: EventRange): Promise<number> {
     const n = await this.writer.replay(name, range);
+    if (n > 0) this.report({ m: 'events', type: 'Events', endpoint: name, n });
     if (n > 0) this.endpoints.get(name)?.worker.wake();
     return n;
   }
@@ -283,7 +290,7 @@ export class DeliveryEngine {
     let result: AttemptOutcome | null = null;
     const sink = createSink(runtime.endpoint, (outcome) => {
       result = outcome;
-      this.observe(outcome, false);
+      this.observe(outcome, true);
     }, this.abort.signal);
     try {
       await sink.write([event]);
