@@ -37,6 +37,8 @@ export class AdminError extends Error {
     readonly code: AdminErrorCode,
     message: string,
     readonly detail?: unknown,
+    /** Extra response headers (Retry-After on a 503). */
+    readonly headers: Record<string, string> = {},
   ) {
     super(message);
     this.name = 'AdminError';
@@ -46,4 +48,21 @@ export class AdminError extends Error {
 
 export function isAdminError(err: unknown): err is AdminError {
   return err instanceof AdminError;
+}
+
+/**
+ * The operator API's face of an error thrown below it: a notifications thread down (the shared
+ * 503 of src/notify, which speaks OCI for the /v2/ API) becomes UNAVAILABLE; a malformed request
+ * Express itself refused (bad percent-encoding, a body too large) becomes INVALID_PARAMETER or
+ * TOO_LARGE. Auth's UNAUTHORIZED and DENIED pass as they are: they mean the same here.
+ */
+export function asAdminError(err: unknown): unknown {
+  if (isAdminError(err) || err === null || typeof err !== 'object') return err;
+  const e = err as { name?: unknown; status?: unknown; message?: unknown; detail?: unknown; headers?: Record<string, string> };
+  if (typeof e.status !== 'number' || typeof e.message !== 'string') return err;
+  if (e.status === 503) return new AdminError('UNAVAILABLE', e.message, e.detail, e.headers ?? {});
+  if (e.name === 'RegistryError') return err;
+  if (e.status === 413) return new AdminError('TOO_LARGE', 'request body is too large', { reason: e.message.slice(0, 200) });
+  if (e.status >= 400 && e.status < 500) return new AdminError('INVALID_PARAMETER', e.message.slice(0, 200), { reason: e.message.slice(0, 200) });
+  return err;
 }

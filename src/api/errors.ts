@@ -24,7 +24,7 @@ export function errorRenderer(logger: Logger): ErrorRequestHandler {
     }
     // A request whose body we did not read must not be parsed as the next request.
     if (!req.complete) res.setHeader('Connection', 'close');
-    if (!isAdminError(error)) for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
+    for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
     const body = { code: error.code, message: error.message, detail: error.detail ?? { requestId: requestId ?? null } };
     res.status(error.status);
     res.setHeader(Header.ContentType, 'application/json; charset=utf-8');

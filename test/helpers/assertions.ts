@@ -37,6 +37,22 @@ export function assertErrorBody(body: unknown, where: string): SpecError[] {
   return errors as SpecError[];
 }
 
+/** The operator API's error codes (src/api/admin-error.ts): the same body shape, codes of its own. */
+export const ADMIN_ERROR_CODES = [
+  'INVALID_PARAMETER', 'INVALID_ENDPOINT', 'ENDPOINT_UNKNOWN', 'EVENT_UNKNOWN', 'ENDPOINT_EXISTS', 'ENDPOINT_READ_ONLY',
+  'ENDPOINT_NOT_DRAINED', 'TARGET_FORBIDDEN', 'TOO_LARGE', 'IMPORT_INVALID', 'UNAVAILABLE',
+];
+
+/** An operator API error body: `{"errors":[{code, message, detail}]}` with one of its codes, or UNAUTHORIZED/DENIED from auth. */
+export function assertAdminErrorBody(body: unknown, where: string): void {
+  const errors = (body as { errors?: { code: string; message: unknown }[] } | null)?.errors;
+  assert.ok(Array.isArray(errors) && errors.length > 0, `${where}: error body has no "errors" array: ${JSON.stringify(body)}`);
+  for (const e of errors) {
+    assert.ok([...ADMIN_ERROR_CODES, 'UNAUTHORIZED', 'DENIED'].includes(e.code), `${where}: "${String(e.code)}" is not an operator API error code`);
+    assert.equal(typeof e.message, 'string', `${where}: error "${e.code}" has no string message`);
+  }
+}
+
 /**
  * Asserts a fetch response is an error with `status` whose first error code is `code`
  * (status may be a list of acceptable statuses). Consumes the body. Returns the errors.

@@ -6,8 +6,8 @@ import { eventsOf, failFirst, ok } from '../helpers/receiver.ts';
 import { committedSchema, jsonSchemaViolations } from './json-schema.ts';
 import { adminJson, assertValidEvent, drained, resetBeforeEach, useWithReceiver, V1 } from './support.ts';
 
-/** One attempt as GET .../deliveries lists it. */
-type Attempt = AttemptRecord;
+/** One attempt as GET .../deliveries lists it: an ISO 8601 instant, as every time in the operator API. */
+type Attempt = Omit<AttemptRecord, 'at'> & { at: string };
 
 interface PingResult {
   endpoint: string;
@@ -59,7 +59,9 @@ describe('the notifications admin API and metrics', { timeout: 30_000 }, () => {
     const hung = await ping();
     assert.equal(hung.status, null);
     assert.match(hung.error ?? '', /300 ms|timeout|time/i);
-    await adminJson(h.registry, '/notifications/endpoints/nope/ping', { method: 'POST' }, 404);
+    const unknown = await fetch(new URL('/notifications/endpoints/nope/ping', h.registry.url), { method: 'POST' });
+    assert.equal(unknown.status, 404);
+    assert.equal(((await unknown.json()) as { errors: { code: string }[] }).errors[0]!.code, 'ENDPOINT_UNKNOWN');
   });
 
   it('lists delivery attempts, newest first, with status, latency, error and the head of the response', async () => {
@@ -81,8 +83,15 @@ describe('the notifications admin API and metrics', { timeout: 30_000 }, () => {
     assert.equal(failedAttempt!.status, 500);
     assert.match(failedAttempt!.error ?? '', /500/);
     assert.ok(failedAttempt!.response!.length > 0 && failedAttempt!.response!.length <= 1024, 'only the head of a long response is kept');
-    assert.ok(okAttempt!.at >= failedAttempt!.at);
+    assert.match(okAttempt!.at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    assert.ok(Date.parse(okAttempt!.at) >= Date.parse(failedAttempt!.at));
     await adminJson(h.registry, '/notifications/endpoints/hook/deliveries?limit=0', {}, 400);
+    // The operator API's own code: a malformed parameter is not an "unsupported operation".
+    const bad = await fetch(new URL('/notifications/endpoints/hook/deliveries?limit=abc', h.registry.url));
+    assert.equal(bad.status, 400);
+    const [error] = ((await bad.json()) as { errors: { code: string; detail: { parameter: string } }[] }).errors;
+    assert.equal(error!.code, 'INVALID_PARAMETER');
+    assert.equal(error!.detail.parameter, 'limit');
   });
 
   it('records an attempt that got no answer with a null status and an error', async () => {

@@ -1,8 +1,8 @@
-import { json, type RequestHandler, type Router } from 'express';
+import { json, type ErrorRequestHandler, type RequestHandler, type Router } from 'express';
 import { z } from 'zod';
-import { RegistryError } from '../../oci/errors.ts';
 import type { EventRange, NotificationAdmin } from '../../notify/admin.ts';
 import { envelopeJsonSchema } from '../../notify/event.ts';
+import { AdminError, asAdminError } from '../admin-error.ts';
 import { query } from '../params.ts';
 
 const DEFAULT_LIMIT = 100;
@@ -46,7 +46,8 @@ export function registerNotificationRoutes(router: Router, admin: NotificationAd
 
   router.get('/notifications/endpoints/:name/deliveries', async (req, res) => {
     const name = endpointName(admin, req.params.name);
-    res.json({ endpoint: name, deliveries: await admin.deliveries(name, limit(query(req, 'limit'))) });
+    const attempts = await admin.deliveries(name, limit(query(req, 'limit')));
+    res.json({ endpoint: name, deliveries: attempts.map((a) => ({ ...a, at: new Date(a.at).toISOString() })) });
   });
 
   router.get('/notifications/endpoints/:name/dead-letters', async (req, res) => {
@@ -64,8 +65,9 @@ export function registerNotificationRoutes(router: Router, admin: NotificationAd
   router.post('/notifications/endpoints/:name/deliveries/:eventId/redeliver', async (req, res) => {
     const name = endpointName(admin, req.params.name);
     if (!(await admin.redeliver(name, req.params.eventId))) {
-      throw new RegistryError('NAME_UNKNOWN', `endpoint ${name} has no stored event ${req.params.eventId.slice(0, 100)}`, {
-        status: 404,
+      throw new AdminError('EVENT_UNKNOWN', `endpoint ${name} has no stored event ${req.params.eventId.slice(0, 100)}`, {
+        endpoint: name,
+        event: req.params.eventId.slice(0, 100),
       });
     }
     res.status(202).json({ endpoint: name, event: req.params.eventId, queued: true });
@@ -89,6 +91,8 @@ export function registerNotificationRoutes(router: Router, admin: NotificationAd
     await admin.enable(name);
     res.status(204).end();
   });
+
+  router.use(['/notifications/endpoints', '/notifications/events'], ((err, _req, _res, next) => next(asAdminError(err))) as ErrorRequestHandler);
 }
 
 const instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s).toISOString());
@@ -105,20 +109,19 @@ function eventRange(input: unknown): EventRange {
   const parsed = rangeSchema.safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    throw new RegistryError('UNSUPPORTED', `${issue.path.join('.') || 'range'}: ${issue.message}`, {
-      status: 400,
-      detail: { issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+    throw new AdminError('INVALID_PARAMETER', `${issue.path.join('.') || 'range'}: ${issue.message}`, {
+      issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
     });
   }
   const r = parsed.data;
   const until = r.until ?? new Date().toISOString();
-  if (until <= r.since) throw new RegistryError('UNSUPPORTED', '"until" must be after "since"', { status: 400, detail: { since: r.since, until } });
+  if (until <= r.since) throw new AdminError('INVALID_PARAMETER', '"until" must be after "since"', { since: r.since, until });
   return { since: r.since, until, repository: r.repository ?? null, action: r.action ?? null };
 }
 
 function endpointName(admin: NotificationAdmin, name: string | undefined): string {
   if (!name || !admin.has(name)) {
-    throw new RegistryError('NAME_UNKNOWN', `no notification endpoint named "${(name ?? '').slice(0, 100)}"`, { status: 404 });
+    throw new AdminError('ENDPOINT_UNKNOWN', `no notification endpoint named "${(name ?? '').slice(0, 100)}"`, { endpoint: (name ?? '').slice(0, 100) });
   }
   return name;
 }
@@ -127,7 +130,7 @@ function limit(raw: string | undefined): number {
   if (raw === undefined) return DEFAULT_LIMIT;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1) {
-    throw new RegistryError('UNSUPPORTED', 'query parameter "limit" must be a positive integer', { status: 400 });
+    throw new AdminError('INVALID_PARAMETER', 'query parameter "limit" must be a positive integer', { parameter: 'limit', value: raw.slice(0, 50) });
   }
   return Math.min(n, MAX_LIMIT);
 }
