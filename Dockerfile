@@ -30,9 +30,10 @@ RUN mkdir -p /var/lib/registry /app/data && chown node:node /var/lib/registry /a
 VOLUME ["/var/lib/registry", "/app/data"]
 EXPOSE 5000
 USER node
-# The slim image has no curl: node's fetch asks /readyz (200 once the outbox and the notification threads are up).
+# `dockyard health` asks /readyz (200 once storage, the outbox and the notification threads are up) at
+# the address of the same config file (REGISTRY_CONFIGURATION_PATH), over https when http.tls is set.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:5000/readyz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "dist/main.js", "health"]
 # The compiled CLI, as Distribution's image runs `registry serve`: `docker run IMAGE config check` or
 # `docker run IMAGE gc --dry-run` run the other commands on the same configuration file.
 ENTRYPOINT ["node", "dist/main.js"]

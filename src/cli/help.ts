@@ -8,6 +8,7 @@ Commands:
   serve [config.yml]             run the registry
   gc [options] [config.yml]      remove blobs no manifest references (garbage collection)
   config check [config.yml]      validate a configuration and print it, secrets masked
+  health [options] [config.yml]  ask the running registry whether it is ready (exit 0) or not (1)
   help [command]                 show the help of a command
 
 Options:
@@ -54,9 +55,25 @@ Options:
   -h, --help                     show this help
 `;
 
+export const HEALTH_HELP = `Usage: dockyard health [options] [config.yml]
+
+Asks the registry of this configuration, on this host, for GET /readyz (storage, outbox and
+notification threads up) and prints one line: exit 0 on a 200, 1 otherwise (no answer within
+2.5 s, a refused connection, a 503). It connects to http.addr (a wildcard address on loopback),
+over HTTPS when http.tls is set: real TLS, without verifying the certificate, whose name is the
+server's public one. Docker's HEALTHCHECK in our image runs it.
+
+Options:
+  -l, --live                     ask GET /healthz instead (the process answers)
+      --cert <file>              a client certificate (PEM) for a server with http.tls.clientcas
+      --key <file>               its private key (PEM)
+  -h, --help                     show this help
+`;
+
 export const HELP_BY_COMMAND: Record<string, string> = {
   serve: SERVE_HELP,
   gc: GC_HELP,
   'garbage-collect': GC_HELP,
   config: CONFIG_HELP,
+  health: HEALTH_HELP,
 };

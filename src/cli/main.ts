@@ -1,16 +1,19 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { configCheck } from './config-check.ts';
 import { EXIT_USAGE } from './config-file.ts';
-import { gc } from './gc.ts';
 import { HELP_BY_COMMAND, MAIN_HELP } from './help.ts';
-import { serve } from './serve.ts';
 import { UsageError } from './usage.ts';
 
-const COMMANDS: Record<string, (args: string[]) => number | undefined | Promise<number | undefined>> = {
+type Command = (args: string[]) => number | undefined | Promise<number | undefined>;
+
+// Each loaded when run: `health` (every 10 s under Docker) does not load the registry's modules.
+const serve: Command = async (args) => (await import('./serve.ts')).serve(args);
+const gc: Command = async (args) => (await import('./gc.ts')).gc(args);
+const COMMANDS: Record<string, Command> = {
   serve,
   gc,
   'garbage-collect': gc, // Distribution's name for it
-  config: configCheck,
+  config: async (args) => (await import('./config-check.ts')).configCheck(args),
+  health: async (args) => (await import('./health.ts')).health(args),
 };
 
 /**

@@ -2,12 +2,18 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
+import { probeUrl } from '../../src/cli/health.ts';
 import { loadConfig } from '../../src/config/load.ts';
+import { cleanEnv, runCli } from '../cli/run-cli.ts';
+import { writeConfig } from '../helpers/child-registry.ts';
 import { Client } from '../helpers/client.ts';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
 
@@ -211,13 +217,16 @@ describe('Dockerfile', () => {
     assert.ok(final.instructions.findIndex((i) => i.op === 'USER') < final.instructions.findIndex((i) => i.op === 'ENTRYPOINT'));
   });
 
-  it('has a HEALTHCHECK whose node probe exits 0 on a ready registry and 1 otherwise', async () => {
-    const [node, flag, script = ''] = healthcheckArgs();
-    assert.deepEqual([node, flag], ['node', '-e']);
-    assert.ok(script.includes("'http://127.0.0.1:5000/readyz'"));
+  it('has a HEALTHCHECK running dockyard health on the image config, which exits 0 on a ready registry and 1 otherwise', async () => {
+    assert.deepEqual(healthcheckArgs(), ['node', 'dist/main.js', 'health']);
+    // It finds the config as the server does, by the image's REGISTRY_CONFIGURATION_PATH.
+    const configPath = /REGISTRY_CONFIGURATION_PATH=(\S+)/.exec(finalOp('ENV').join(' '))?.[1] ?? assert.fail('no REGISTRY_CONFIGURATION_PATH');
+    const source = finalOp('COPY').find((args) => args.endsWith(` ${configPath}`))?.split(/\s+/)[0] ?? assert.fail(`no COPY to ${configPath}`);
+    assert.equal(probeUrl(loadConfig(file(source), {}).config, '/readyz'), 'http://127.0.0.1:5000/readyz');
+    const dir = await mkdtemp(path.join(tmpdir(), 'dockyard-healthcheck-'));
     const probe = async (port: number) => {
-      const child = spawn(process.execPath, ['-e', script.replace('127.0.0.1:5000', `127.0.0.1:${port}`)], { stdio: 'ignore' });
-      const [code] = (await once(child, 'exit')) as [number];
+      const config = await writeConfig(dir, { http: { addr: `0.0.0.0:${port}` } }, `${port}.yml`);
+      const { code } = await runCli(healthcheckArgs().slice(2), 10_000, cleanEnv({ REGISTRY_CONFIGURATION_PATH: config }));
       return code;
     };
     const registry = await startTestRegistry();
@@ -233,6 +242,7 @@ describe('Dockerfile', () => {
     } finally {
       unready.close();
       await registry.stop();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
