@@ -1,7 +1,8 @@
 import { json, type ErrorRequestHandler, type RequestHandler, type Router } from 'express';
 import { z } from 'zod';
 import type { EventRange, NotificationAdmin } from '../../notify/admin.ts';
-import { envelopeJsonSchema } from '../../notify/event.ts';
+import { EVENT_ACTIONS, envelopeJsonSchema, type Action } from '../../notify/event.ts';
+import { exampleEvent } from '../../notify/events/examples.ts';
 import { AdminError, asAdminError } from '../admin-error.ts';
 import { query } from '../params.ts';
 
@@ -18,6 +19,17 @@ export function registerNotificationRoutes(router: Router, admin: NotificationAd
 
   router.get('/notifications/schema/events.json', (_req, res) => {
     res.type('application/schema+json').send(schema);
+  });
+
+  // One example envelope per action, as an endpoint receives it: what a consumer codes against.
+  router.get('/notifications/schema/examples/:file', (req, res) => {
+    const action = /^([a-z]+)\.json$/.exec(req.params.file)?.[1];
+    if (!action || !(EVENT_ACTIONS as readonly string[]).includes(action)) {
+      throw new AdminError('INVALID_PARAMETER', `no example "${req.params.file.slice(0, 50)}"; there is one per action: ${EVENT_ACTIONS.map((a) => `${a}.json`).join(', ')}`, {
+        examples: EVENT_ACTIONS.map((a) => `${a}.json`),
+      });
+    }
+    res.attachment(`${action}.json`).type('application/json').send(`${JSON.stringify({ events: [exampleEvent(action as Action)] }, null, 2)}\n`);
   });
 
   router.use('/notifications/endpoints', adminOnly);
@@ -92,7 +104,7 @@ export function registerNotificationRoutes(router: Router, admin: NotificationAd
     res.status(204).end();
   });
 
-  router.use(['/notifications/endpoints', '/notifications/events'], ((err, _req, _res, next) => next(asAdminError(err))) as ErrorRequestHandler);
+  router.use(['/notifications/endpoints', '/notifications/events', '/notifications/schema'], ((err, _req, _res, next) => next(asAdminError(err))) as ErrorRequestHandler);
 }
 
 const instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s).toISOString());
