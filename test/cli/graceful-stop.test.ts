@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
-import { ChildRegistry, freePort } from '../helpers/child-registry.ts';
+import { ChildRegistry, freePort, writeConfig } from '../helpers/child-registry.ts';
 import { randomBlob } from '../helpers/oci.ts';
 import { WebhookReceiver } from '../helpers/receiver.ts';
 import { exitWithin, killIfRunning, startCli, type Started } from './run-cli.ts';
@@ -69,43 +69,50 @@ describe('dockyard serve stops cleanly on SIGTERM', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('finishes an upload in flight, exits 0, and the outbox keeps its event', async () => {
+  interface InFlight {
+    registry: Started;
+    config: string;
+    port: number;
+    blob: { data: Buffer; digest: string };
+    put: ReturnType<typeof slowPut>;
+  }
+
+  /**
+   * `dockyard serve` on a fresh port and data directory (`config` merged into its file), and a
+   * monolithic blob PUT of `size` bytes in `parts` pieces 250 ms apart, already in the server's hands.
+   */
+  async function uploadInFlight(name: string, config: Record<string, unknown>, size: number, parts: number, agent?: Agent): Promise<InFlight> {
     const port = await freePort();
-    const config = path.join(dir, 'config.yml');
-    await writeFile(
-      config,
-      [
-        'log:',
-        '  level: info',
-        'http:',
-        `  addr: 127.0.0.1:${port}`,
-        '  draintimeout: 20s',
-        'storage:',
-        '  filesystem:',
-        `    rootdirectory: ${path.join(dir, 'data')}`,
-        'notifications:',
-        '  endpoints:',
-        '    - name: hook',
-        `      url: http://127.0.0.1:${receiver.port}/events`,
-        '      backoff: 100ms',
-        '',
-      ].join('\n'),
-    );
-    const registry = startCli(['serve', config]);
+    const http = (config.http ?? {}) as Record<string, unknown>;
+    const file = await writeConfig(dir, {
+      log: { level: 'warn' },
+      ...config,
+      http: { addr: `127.0.0.1:${port}`, ...http },
+      storage: { filesystem: { rootdirectory: path.join(dir, `${name}-data`) } },
+    }, `${name}.yml`);
+    const registry = startCli(['serve', file]);
     started.push(registry);
     await answering(port, registry);
-
     const start = await fetch(`http://127.0.0.1:${port}/v2/team/app/blobs/uploads/`, { method: 'POST' });
     assert.equal(start.status, 202);
     await start.arrayBuffer();
     const location = new URL(start.headers.get('location')!, `http://127.0.0.1:${port}`);
-    const blob = randomBlob(256 * 1024);
+    const blob = randomBlob(size);
     location.searchParams.set('digest', blob.digest);
-    // A keep-alive client that never drops its idle connection: the stop must not wait for it.
-    const agent = new Agent({ keepAlive: true });
-    const put = slowPut(location.href, blob.data, 8, 250, agent); // about 2 s of body
+    const put = slowPut(location.href, blob.data, parts, 250, agent);
     await put.firstSent;
     await sleep(200); // the request is in the server's hands
+    return { registry, config: file, port, blob, put };
+  }
+
+  it('finishes an upload in flight, exits 0, and the outbox keeps its event', async () => {
+    // A keep-alive client that never drops its idle connection: the stop must not wait for it.
+    const agent = new Agent({ keepAlive: true });
+    const { registry, config, port, blob, put } = await uploadInFlight('finish', {
+      log: { level: 'info' },
+      http: { draintimeout: '20s' },
+      notifications: { endpoints: [{ name: 'hook', url: `http://127.0.0.1:${receiver.port}/events`, backoff: '100ms' }] },
+    }, 256 * 1024, 8, agent); // about 2 s of body
     const signalledAt = Date.now();
     registry.child.kill('SIGTERM');
 
@@ -130,60 +137,31 @@ describe('dockyard serve stops cleanly on SIGTERM', () => {
     assert.ok(delivered(), `no event for ${blob.digest} reached the receiver (${receiver.requests.length} requests)`);
   });
 
-  it('cuts the requests in flight at once on a second signal, and still exits 0', async () => {
-    const port = await freePort();
-    const config = path.join(dir, 'twice.yml');
-    await writeFile(config, `log:\n  level: warn\nhttp:\n  addr: 127.0.0.1:${port}\n  draintimeout: 60s\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'data3')}\n`);
-    const registry = startCli(['serve', config]);
-    started.push(registry);
-    await answering(port, registry);
-    const start = await fetch(`http://127.0.0.1:${port}/v2/team/app/blobs/uploads/`, { method: 'POST' });
-    await start.arrayBuffer();
-    const location = new URL(start.headers.get('location')!, `http://127.0.0.1:${port}`);
-    const blob = randomBlob(64 * 1024);
-    location.searchParams.set('digest', blob.digest);
-    const put = slowPut(location.href, blob.data, 120, 250); // 30 s of body, a 60 s drain
-    await put.firstSent;
-    await sleep(200);
-    registry.child.kill('SIGINT');
-    await sleep(500);
-    const secondAt = Date.now();
-    registry.child.kill('SIGINT');
-    const outcome = await put.done.then(
-      (r) => `answered ${r.status}`,
-      (err: Error) => `cut: ${err.message}`,
-    );
-    const exit = await exitWithin(registry, 10_000);
-    assert.match(outcome, /^cut/);
-    assert.equal(exit.code, 0, exit.stderr);
-    assert.ok(Date.now() - secondAt < 5_000, `exited ${Date.now() - secondAt} ms after the second signal`);
-  });
-
-  it('cuts a request still in flight at http.draintimeout, and still exits 0', async () => {
-    const port = await freePort();
-    const config = path.join(dir, 'drain.yml');
-    await writeFile(config, `log:\n  level: warn\nhttp:\n  addr: 127.0.0.1:${port}\n  draintimeout: 500ms\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(dir, 'data2')}\n`);
-    const registry = startCli(['serve', config]);
-    started.push(registry);
-    await answering(port, registry);
-    const start = await fetch(`http://127.0.0.1:${port}/v2/team/app/blobs/uploads/`, { method: 'POST' });
-    await start.arrayBuffer();
-    const location = new URL(start.headers.get('location')!, `http://127.0.0.1:${port}`);
-    const blob = randomBlob(64 * 1024);
-    location.searchParams.set('digest', blob.digest);
-    const put = slowPut(location.href, blob.data, 40, 250); // 10 s of body: longer than the drain
-    await put.firstSent;
-    await sleep(200);
-    const signalledAt = Date.now();
-    registry.child.kill('SIGTERM');
-    const outcome = await put.done.then(
-      (r) => `answered ${r.status}`,
-      (err: Error) => `cut: ${err.message}`,
-    );
-    const exit = await exitWithin(registry, 10_000);
-    const stopMs = Date.now() - signalledAt;
-    assert.match(outcome, /^cut/, 'the request did not outlive the drain');
-    assert.equal(exit.code, 0, exit.stderr);
-    assert.ok(stopMs < 5_000, `stopped after ${stopMs} ms with a 500 ms drain`);
-  });
+  // A request in flight is cut, and the process still exits 0 within 5 s of the last signal.
+  const cuts: { title: string; draintimeout: string; parts: number; signals: NodeJS.Signals[] }[] = [
+    // 30 s of body, a 60 s drain: only the second signal ends it early.
+    { title: 'cuts the requests in flight at once on a second signal, and still exits 0', draintimeout: '60s', parts: 120, signals: ['SIGINT', 'SIGINT'] },
+    // 10 s of body: longer than the drain.
+    { title: 'cuts a request still in flight at http.draintimeout, and still exits 0', draintimeout: '500ms', parts: 40, signals: ['SIGTERM'] },
+  ];
+  for (const [i, cut] of cuts.entries()) {
+    it(cut.title, async () => {
+      const { registry, put } = await uploadInFlight(`cut-${i}`, { http: { draintimeout: cut.draintimeout } }, 64 * 1024, cut.parts);
+      let lastSignalAt = 0;
+      for (const [n, signal] of cut.signals.entries()) {
+        if (n > 0) await sleep(500); // the drain has begun
+        lastSignalAt = Date.now();
+        registry.child.kill(signal);
+      }
+      const outcome = await put.done.then(
+        (r) => `answered ${r.status}`,
+        (err: Error) => `cut: ${err.message}`,
+      );
+      const exit = await exitWithin(registry, 10_000);
+      const stopMs = Date.now() - lastSignalAt;
+      assert.match(outcome, /^cut/, `the request did not outlive the ${cut.signals.length > 1 ? 'second signal' : 'drain'}`);
+      assert.equal(exit.code, 0, exit.stderr);
+      assert.ok(stopMs < 5_000, `exited ${stopMs} ms after the last signal (draintimeout ${cut.draintimeout})`);
+    });
+  }
 });
