@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { z } from 'zod';
 import type { EndpointOptions, NotifyOptions, PostgresOutboxOptions } from '../notify/options.ts';
+import type { EndpointParse } from '../notify/runtime/endpoint-parse.ts';
 import { bool, duration, int } from './types.ts';
 
 const HOUR = 3_600_000;
@@ -115,6 +116,21 @@ export const endpointSchema = z.strictObject({
   }
 });
 
+/** One endpoint as the config and the operator API (`POST /notifications/endpoints`) take it. */
+export const fullEndpointSchema = endpointSchema.superRefine(cloudEventsFit);
+
+/**
+ * An endpoint definition from outside the config file (the operator API, the outbox's stored
+ * runtime endpoints): the config's own schema and mapping, so both mean exactly the same.
+ */
+export const parseEndpoint: EndpointParse = (definition) => {
+  const parsed = fullEndpointSchema.safeParse(definition);
+  if (!parsed.success) {
+    return { ok: false, issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) };
+  }
+  return { ok: true, options: endpointOptions(parsed.data), disabled: parsed.data.disabled };
+};
+
 /**
  * `notifications.outbox.postgres`: a URL (or, without one, node-postgres's PG* environment
  * variables: PGHOST, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE...), and TLS as `pg` takes it,
@@ -140,7 +156,7 @@ export const notificationsSchema = z
   .strictObject({
     events: z.strictObject({ includereferences: bool.default(false) }).prefault({}),
     endpoints: z
-      .array(endpointSchema.superRefine(cloudEventsFit))
+      .array(fullEndpointSchema)
       .default([])
       .refine((eps) => new Set(eps.map((e) => e.name)).size === eps.length, { message: 'endpoint names must be unique' }),
     outbox: z
@@ -159,7 +175,15 @@ export const notificationsSchema = z
       })
       .prefault({}),
     /** The operator API (`/notifications/...`) when auth is off: loopback clients only, unless allowremote. */
-    admin: z.strictObject({ allowremote: bool.default(false) }).prefault({}),
+    admin: z
+      .strictObject({
+        allowremote: bool.default(false),
+        /** Runtime endpoints may target loopback, private and link-local addresses (the SSRF guard off). */
+        allowprivatetargets: bool.default(false),
+        /** Targets a runtime endpoint may have despite the guard: hosts, `host:port`, or CIDRs. */
+        allowtargets: z.array(z.string().min(1)).default([]),
+      })
+      .prefault({}),
   })
   .prefault({});
 
@@ -180,6 +204,7 @@ export function notifyOptions(
     endpoints: config.endpoints.filter((e) => !e.disabled).map(endpointOptions),
     disabledEndpoints: config.endpoints.filter((e) => e.disabled).map((e) => e.name),
     includeReferences: config.events.includereferences,
+    targets: { allowPrivate: config.admin.allowprivatetargets, allow: config.admin.allowtargets },
     outbox: {
       file: config.outbox.path ?? path.join(defaults.storageRoot, '_notifications', 'outbox.sqlite'),
       postgres: config.outbox.postgres ? postgresOptions(config.outbox.postgres) : null,
@@ -202,7 +227,7 @@ function postgresOptions(p: NonNullable<NotificationsConfig['outbox']['postgres'
   return { url: p.url ?? process.env.DOCKYARD_OUTBOX_POSTGRES_URL ?? null, ssl, connectTimeoutMs: p.connecttimeout };
 }
 
-function endpointOptions(e: EndpointConfig): EndpointOptions {
+export function endpointOptions(e: EndpointConfig): EndpointOptions {
   return {
     name: e.name,
     url: e.url,

@@ -34,6 +34,26 @@ export interface EndpointStatus {
    * of the raw 32-byte Ed25519 public key (absent otherwise). It cannot sign, so it can be handed out.
    */
   publickey?: string;
+  /** From the config file (read-only through the API), or created through the operator API. */
+  source: EndpointSource;
+  /** Runtime endpoints only: delivers to the registry's own `/ui/inbox/<name>`. */
+  inbox?: boolean;
+  /** Runtime endpoints only: removal asked with `pending=drain`, removed once its queue is empty. */
+  draining?: boolean;
+}
+
+export type EndpointSource = 'config' | 'runtime';
+
+/** What a removal does with the endpoint's queued events: deliver them first, or drop them. */
+export type PendingPolicy = 'drain' | 'discard';
+
+/** An endpoint's definition as the API may read it back (PATCH merges over it). */
+export interface EndpointDefinition {
+  name: string;
+  source: EndpointSource;
+  /** config.yml's keys as given; null for a config endpoint (not readable through the API). */
+  definition: Record<string, unknown> | null;
+  inbox: boolean;
 }
 
 /** A notifications thread: running, dead (a restart is scheduled), or started and not yet ready. */
@@ -74,4 +94,22 @@ export interface NotificationAdmin {
   enable(name: string): Promise<void>;
   /** Readiness: both threads and the outbox. Never hangs (each check has a deadline). */
   health(): Promise<NotificationsHealth>;
+
+  // --- Runtime endpoints (runtime/runtime-endpoints.ts); failures are EndpointChangeErrors ---
+
+  /**
+   * Creates a runtime endpoint from a definition with config.yml's keys, effective at once;
+   * `inbox`: its url is the registry's own `/ui/inbox/<name>`, the one target exempt from the guard.
+   */
+  createEndpoint(definition: Record<string, unknown>, options?: { inbox?: boolean }): Promise<EndpointStatus>;
+  /** Replaces a runtime endpoint's whole definition; its worker restarts with the new options. */
+  replaceEndpoint(name: string, definition: Record<string, unknown>): Promise<EndpointStatus>;
+  /**
+   * Removes a runtime endpoint: at once when nothing is queued or with `discard`; with `drain`
+   * routing stops now and it goes once its queue is delivered (or dead-lettered).
+   */
+  removeEndpoint(name: string, pending: PendingPolicy | null): Promise<'removed' | 'draining'>;
+  endpointDefinition(name: string): EndpointDefinition | null;
+  /** An inbox endpoint's Standard Webhooks secrets (to verify what it receives); null when no such inbox. */
+  endpointSecrets(name: string): string[] | null;
 }

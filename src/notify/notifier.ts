@@ -1,6 +1,7 @@
 import type { RequestContext } from '../oci/request-context.ts';
 import type { Repository } from '../storage/repository.ts';
 import type { NotificationAdmin, NotificationsHealth } from './admin.ts';
+import { EndpointChangeError, unknown } from './runtime/endpoint-change-error.ts';
 
 /**
  * The seam between the registry and its notifications: the API asks for a repository, and the
@@ -53,6 +54,27 @@ export class NoopNotifier implements Notifier, NotificationAdmin {
   }
 
   async enable(): Promise<void> {}
+
+  /** Runtime endpoints need the threads: LazyNotifier (lazy-notifier.ts) starts them for the first one. */
+  createEndpoint(): never {
+    throw new EndpointChangeError('UNAVAILABLE', 'notifications are not running: runtime endpoints cannot be created in this process');
+  }
+
+  replaceEndpoint(name: string): never {
+    throw unknown(name);
+  }
+
+  removeEndpoint(name: string): never {
+    throw unknown(name);
+  }
+
+  endpointDefinition() {
+    return null;
+  }
+
+  endpointSecrets() {
+    return null;
+  }
 
   /** No threads, no outbox: nothing can be down. */
   async health(): Promise<NotificationsHealth> {

@@ -11,6 +11,8 @@ export interface NotifyOptions {
   disabledEndpoints: string[];
   /** Manifest events carry the manifest's references (`events.includereferences`). */
   includeReferences: boolean;
+  /** Where runtime endpoints may deliver (`notifications.admin.allowprivatetargets` / `allowtargets`). */
+  targets: TargetPolicy;
   outbox: OutboxOptions;
   /**
    * false: a guest of another process's outbox (`dockyard gc` beside a serving registry). Its
@@ -74,6 +76,21 @@ export interface EndpointOptions {
   cloudEventsMode: 'structured' | 'binary';
   /** Given for a `nats://` or `tls://` url: events go to this JetStream stream, not over HTTP. */
   jetstream: JetStreamOptions | null;
+  /**
+   * A runtime endpoint's guard, checked again on every connection (DNS rebinding); absent for a
+   * config endpoint, trusted as written.
+   */
+  targets?: TargetPolicy;
+}
+
+/**
+ * The SSRF guard of runtime endpoints (endpoint-targets.ts): loopback, private and link-local
+ * addresses are refused unless `allowPrivate`, or `allow` names the target (a host, `host:port`,
+ * or a CIDR).
+ */
+export interface TargetPolicy {
+  allowPrivate: boolean;
+  allow: string[];
 }
 
 /** Where a JetStream endpoint publishes: `subject`, stored by `stream` (created when missing). */

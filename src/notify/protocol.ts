@@ -21,6 +21,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { EndpointStatus } from './admin.ts';
+import type { EndpointOptions } from './options.ts';
 import type { AttemptOutcome } from './delivery/http-sink.ts';
 import type { Event } from './event.ts';
 import type { MetricUpdate } from './metric-updates.ts';
@@ -126,6 +127,10 @@ export interface DeliveryMethods {
   events(range: EventRange, limit: number): Event[];
   enable(name: string): null;
   ping(name: string, event: Event): AttemptOutcome;
+  /** A runtime endpoint was created or changed: (re)start its worker with these options. */
+  putEndpoint(endpoint: EndpointOptions): null;
+  /** A runtime endpoint was removed: stop its worker (its rows are the main thread's to purge). */
+  dropEndpoint(name: string): null;
   close(): null;
 }
 

@@ -5,7 +5,7 @@ import type { Registry as MetricsRegistry } from 'prom-client';
 import type { RepoName } from '../oci/names.ts';
 import type { RequestContext } from '../oci/request-context.ts';
 import type { Repository } from '../storage/repository.ts';
-import type { EndpointStatus, NotificationAdmin, NotificationsHealth } from './admin.ts';
+import type { EndpointDefinition, EndpointStatus, NotificationAdmin, NotificationsHealth, PendingPolicy } from './admin.ts';
 import { DeliveryClient } from './delivery/delivery-client.ts';
 import type { AttemptOutcome } from './delivery/http-sink.ts';
 import type { IntentRecord } from './events/change-intent.ts';
@@ -28,6 +28,9 @@ import { DEFAULT_SUPERVISION, Supervisor, type SupervisorOptions } from './threa
 import { armedFor, parseThreadFailpoints, THREAD_FAILPOINTS_ENV } from './threads/thread-failpoint.ts';
 import { startThread } from './threads/thread.ts';
 import { unavailable, withDeadline } from './threads/unavailable.ts';
+import type { EndpointParse } from './runtime/endpoint-parse.ts';
+import type { RuntimeEndpoints } from './runtime/runtime-endpoints.ts';
+import { runtimeEndpoints } from './runtime/runtime-wiring.ts';
 
 /** Deadlines of everything that crosses a thread (internal; tests may shorten them). */
 export interface NotificationTimings {
@@ -59,6 +62,8 @@ export interface NotifierDeps {
   /** The store as it is (without notifications): start-up reconciles interrupted changes with it. */
   repositories: (name: RepoName) => Repository;
   timings?: Partial<NotificationTimings>;
+  /** The config's endpoint schema (src/config), for runtime endpoints; without it none are loaded. */
+  parseEndpoint?: EndpointParse;
 }
 
 /**
@@ -90,6 +95,8 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
   private closing: Promise<void> | null = null;
   private readonly backend: OutboxBackend;
   private sweep: NodeJS.Timeout | null = null;
+  /** Endpoints created through the operator API; null until built (the delivery thread starts first). */
+  private runtime: RuntimeEndpoints | null = null;
   /** Resolves once both threads run and the changes a crash interrupted are settled (the server listens only then). */
   readonly ready: Promise<void>;
 
@@ -133,7 +140,8 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
       'delivery',
       (incarnation) =>
         startThread(import.meta.url, './delivery/delivery-thread', {
-          workerData: { options, log: threadLogOptions(logger), failpoints: armedFor(failpoints, incarnation) },
+          // With the runtime endpoints there are now: a restarted thread delivers them too.
+          workerData: { options: { ...options, endpoints: [...options.endpoints, ...(this.runtime?.delivered() ?? [])] }, log: threadLogOptions(logger), failpoints: armedFor(failpoints, incarnation) },
         }),
       {
         started: (worker, incarnation) => {
@@ -149,9 +157,10 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
     this.factory = new EventFactory(deps.sourceAddr, options.includeReferences);
     this.listening = new ListenerState(logger, deps.metrics);
     const active = options.endpoints;
+    const router = new EventRouter(active.map((e) => ({ endpoint: e.name, filter: new EventFilter(e.filter) })));
     this.journal = new EventJournal(
       this.outbox,
-      new EventRouter(active.map((e) => ({ endpoint: e.name, filter: new EventFilter(e.filter) }))),
+      router,
       this.factory,
       {
         repositories: deps.repositories,
@@ -162,8 +171,16 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
       },
       logger,
     );
+    const runtime = runtimeEndpoints(options, deps.parseEndpoint, {
+      route: (endpoints) => router.setRuntimeRoutes(endpoints.map((e) => ({ endpoint: e.name, filter: new EventFilter(e.filter) }))),
+      put: async (endpoint) => void (await this.call('putEndpoint', endpoint)),
+      drop: async (name) => void (await this.call('dropEndpoint', name)),
+      flushed: () => this.outbox.flushed(),
+    }, logger);
+    this.runtime = runtime;
     this.ready = Promise.all([this.writer.ready, this.delivery.ready]).then(
       async () => {
+        await runtime.start(); // routed from the first request on, and by what a crash left
         if (!options.deliver) return; // a guest: the registry serving this outbox settles what crashes left
         await this.reconcile();
         if (this.backend.sweepMs !== null) {
@@ -172,7 +189,7 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
         }
       },
       async (err: unknown) => {
-        await Promise.all([this.writer.close(), this.delivery.close(), this.backend.close()]);
+        await Promise.all([this.writer.close(), this.delivery.close(), this.backend.close(), runtime.close()]);
         throw err;
       },
     );
@@ -222,11 +239,45 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
   async status(): Promise<EndpointStatus[]> {
     // What has concluded is counted: a pull reported after its response is in the queue first.
     await this.listening.settled();
-    return this.call('status');
+    return this.runtimes.decorate(await this.call('status'));
+  }
+
+  // --- Runtime endpoints (runtime/runtime-endpoints.ts) ---
+
+  async createEndpoint(definition: Record<string, unknown>, options: { inbox?: boolean } = {}): Promise<EndpointStatus> {
+    await this.runtimes.create(definition, options.inbox ?? false);
+    return this.statusOf(String(definition.name));
+  }
+
+  async replaceEndpoint(name: string, definition: Record<string, unknown>): Promise<EndpointStatus> {
+    await this.runtimes.replace(name, definition);
+    return this.statusOf(name);
+  }
+
+  removeEndpoint(name: string, pending: PendingPolicy | null): Promise<'removed' | 'draining'> {
+    return this.runtimes.remove(name, pending);
+  }
+
+  endpointDefinition(name: string): EndpointDefinition | null {
+    return this.runtimes.definition(name);
+  }
+
+  endpointSecrets(name: string): string[] | null {
+    return this.runtimes.secrets(name);
+  }
+
+  private async statusOf(name: string): Promise<EndpointStatus> {
+    const status = (await this.status()).find((s) => s.name === name);
+    if (!status) throw new Error(`endpoint ${name} is not listed after its change`);
+    return status;
   }
 
   has(name: string): boolean {
-    return this.names.has(name);
+    return this.names.has(name) || this.runtimes.has(name);
+  }
+
+  private get runtimes(): RuntimeEndpoints {
+    return this.runtime!;
   }
 
   deliveries(name: string, limit: number): Promise<AttemptRecord[]> {
@@ -306,6 +357,7 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
         if (this.delivery.live) await this.call('close');
         await this.outbox.close();
       };
+      await this.runtimes.close().catch((err: unknown) => this.logger.warn({ err }, 'runtime endpoints store not closed cleanly'));
       this.journal.close();
       if (this.sweep) clearInterval(this.sweep);
       try {

@@ -29,6 +29,8 @@ interface EndpointRuntime {
   /** The endpoint's one-attempt sink (HTTP or JetStream, see sink-factory.ts). */
   http: Sink;
   worker: DeliveryWorker;
+  /** Stops this endpoint alone (a runtime endpoint changed or removed). */
+  stop: AbortController;
   failingSince: number | null;
   lastStatus: number | null;
 }
@@ -44,8 +46,8 @@ export class DeliveryEngine {
   private readonly disabled = new Map<string, string | null>();
   private readonly terms = new Map<string, AbortController>();
   private pruneTimer: NodeJS.Timeout | null = null;
-  /** Every endpoint in the configuration, disabled ones included: the rest are removed. */
-  private readonly configured: ReadonlySet<string>;
+  /** Every endpoint in the configuration (disabled ones included) and every runtime one: the rest are removed. */
+  private readonly configured: Set<string>;
 
   constructor(
     private readonly options: NotifyOptions,
@@ -148,9 +150,11 @@ export class DeliveryEngine {
 
   private build(endpoint: EndpointOptions): EndpointRuntime {
     const name = endpoint.name;
-    const http = createSink(endpoint, (outcome) => this.observe(outcome), this.abort.signal);
+    const stop = new AbortController();
+    const signal = AbortSignal.any([this.abort.signal, stop.signal]);
+    const http = createSink(endpoint, (outcome) => this.observe(outcome), signal);
     const ledger = new AttemptLedger(this.writer);
-    const retrying = new RetryingSink(name, http, endpoint.retry, ledger, () => this.term(name));
+    const retrying = new RetryingSink(name, http, endpoint.retry, ledger, () => AbortSignal.any([this.term(name), stop.signal]));
     const queue: EndpointQueue = {
       next: (afterSeq, limit) => this.reader.next(name, afterSeq, limit),
       isDisabled: () => this.disabled.has(name) || !this.leases.holds(name),
@@ -170,7 +174,7 @@ export class DeliveryEngine {
       retrying,
       ledger,
       endpoint.batch,
-      this.abort.signal,
+      signal,
       this.logger,
       {
         delivered: (batch: QueuedEvent[], now: number) => {
@@ -181,7 +185,7 @@ export class DeliveryEngine {
         dead: (batch: QueuedEvent[]) => this.report({ m: 'deadLetters', endpoint: name, n: batch.length }),
       },
     );
-    return { endpoint, http, worker, failingSince: null, lastStatus: null };
+    return { endpoint, http, worker, stop, failingSince: null, lastStatus: null };
   }
 
   /**
@@ -234,6 +238,7 @@ export class DeliveryEngine {
         lastStatus: health.lastStatus,
         delivering: this.leases.holds(name) && !this.disabled.has(name),
         ...publicKey(r.endpoint),
+        source: 'config', // the main thread marks runtime ones (runtime/runtime-endpoints.ts)
       });
     }
     const removed = [...(await removedEndpoints(this.reader, this.configured))].map(([name, counts]) => removedStatus(name, counts));
@@ -300,6 +305,36 @@ export class DeliveryEngine {
       await sink.close();
     }
     return result!;
+  }
+
+  /**
+   * Starts a runtime endpoint's worker, or restarts it with new options: the old one is stopped
+   * first (an attempt in flight is cut; its events stay queued and go, same ids, to the new one).
+   */
+  async put(endpoint: EndpointOptions): Promise<void> {
+    await this.stop(endpoint.name);
+    const runtime = this.build(endpoint);
+    Object.assign(runtime, await this.healthOf(endpoint.name));
+    this.endpoints.set(endpoint.name, runtime);
+    this.configured.add(endpoint.name);
+    this.leases.add(endpoint.name);
+    runtime.worker.start();
+  }
+
+  /** Stops a removed runtime endpoint's worker; its rows are purged by the main thread. */
+  async drop(name: string): Promise<void> {
+    await this.stop(name);
+    this.configured.delete(name);
+    this.leases.remove(name);
+  }
+
+  private async stop(name: string): Promise<void> {
+    const runtime = this.endpoints.get(name);
+    if (!runtime) return;
+    this.endpoints.delete(name);
+    runtime.stop.abort();
+    await runtime.worker.stopped();
+    await runtime.http.close();
   }
 
   async close(): Promise<void> {

@@ -54,14 +54,17 @@ async function openEngine(): Promise<DeliveryEngine> {
   const pg = options.outbox.postgres;
   // Whichever thread of whichever replica connects first migrates the schema; this one waits for it.
   if (pg) await (await connectOutbox(pg, 'dockyard-delivery')).end();
-  const endpoints = await resolveSigningKeys(options.endpoints, () =>
-    pg ? new PgSigningKeyStore(pg) : new SqliteSigningKeyStore(options.outbox.file),
-  );
+  const endpoints = await resolveSigningKeys(options.endpoints, openKeyStore);
   const resolved = { ...options, endpoints };
   const names = endpoints.map((e) => e.name);
   const reader = pg ? new PgReader(pg) : new OutboxReader(options.outbox.file);
   const leases = !options.deliver ? new NoLeases() : pg ? new PgLeases(pg, names, logger) : new LocalLeases();
   return new DeliveryEngine(resolved, writer, reader, leases, report, logger);
+}
+
+function openKeyStore() {
+  const pg = options.outbox.postgres;
+  return pg ? new PgSigningKeyStore(pg) : new SqliteSigningKeyStore(options.outbox.file);
 }
 
 async function call(c: DeliveryCall): Promise<unknown> {
@@ -75,6 +78,8 @@ async function call(c: DeliveryCall): Promise<unknown> {
     case 'events': return engine.events(...c.args);
     case 'enable': await engine.enable(...c.args); return null;
     case 'ping': return engine.ping(...c.args);
+    case 'putEndpoint': await engine.put((await resolveSigningKeys(c.args, openKeyStore))[0]!); return null;
+    case 'dropEndpoint': await engine.drop(...c.args); return null;
     case 'close':
       await engine.close();
       return null;

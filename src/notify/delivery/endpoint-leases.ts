@@ -19,6 +19,10 @@ export interface LeaseEvents {
 export interface EndpointLeases {
   holds(endpoint: string): boolean;
   start(events: LeaseEvents): void;
+  /** A runtime endpoint appeared: try for its lease too. */
+  add(endpoint: string): void;
+  /** A runtime endpoint went: give its lease up. */
+  remove(endpoint: string): void;
   close(): Promise<void>;
 }
 
@@ -28,6 +32,10 @@ export class LocalLeases implements EndpointLeases {
   }
 
   start(): void {}
+
+  add(): void {}
+
+  remove(): void {}
 
   async close(): Promise<void> {}
 }
@@ -39,6 +47,10 @@ export class NoLeases implements EndpointLeases {
   }
 
   start(): void {}
+
+  add(): void {}
+
+  remove(): void {}
 
   async close(): Promise<void> {}
 }
@@ -70,13 +82,29 @@ export class PgLeases implements EndpointLeases {
   private events: LeaseEvents | null = null;
   private ticking = false;
   private closed = false;
+  private readonly endpoints: Set<string>;
 
   constructor(
     private readonly options: PostgresOutboxOptions,
-    private readonly endpoints: string[],
+    endpoints: string[],
     private readonly logger: Logger,
     private readonly timings: PgLeaseTimings = DEFAULT_LEASE_TIMINGS,
-  ) {}
+  ) {
+    this.endpoints = new Set(endpoints);
+  }
+
+  add(endpoint: string): void {
+    this.endpoints.add(endpoint);
+    void this.tick();
+  }
+
+  remove(endpoint: string): void {
+    this.endpoints.delete(endpoint);
+    if (!this.held.delete(endpoint)) return;
+    this.client
+      ?.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LockSpace.endpoint, endpoint])
+      .catch((err: unknown) => this.lost(err));
+  }
 
   holds(endpoint: string): boolean {
     return this.held.has(endpoint);
@@ -93,19 +121,22 @@ export class PgLeases implements EndpointLeases {
     this.ticking = true;
     try {
       const client = this.client ?? (await this.connect());
-      for (const endpoint of this.endpoints) {
+      for (const endpoint of [...this.endpoints]) {
         if (this.held.has(endpoint) || this.closed) continue;
         const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [
           LockSpace.endpoint,
           endpoint,
         ]);
-        if (rows[0]?.ok && this.client === client) {
+        if (rows[0]?.ok && this.client === client && !this.endpoints.has(endpoint)) {
+          // Removed while the lock was being taken: give it back.
+          await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LockSpace.endpoint, endpoint]);
+        } else if (rows[0]?.ok && this.client === client) {
           this.held.add(endpoint);
           this.logger.info({ endpoint }, 'delivering this endpoint (lease taken)');
           this.events?.changed(endpoint, true);
         }
       }
-      if (this.held.size === this.endpoints.length) await client.query('SELECT 1'); // the session still lives
+      if (this.held.size === this.endpoints.size) await client.query('SELECT 1'); // the session still lives
     } catch (err) {
       this.lost(err);
     } finally {

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import type { LookupFunction } from 'node:net';
 import { Agent, request } from 'undici';
+import { guardedLookup, targetPort } from '../endpoint-targets.ts';
 import type { Event } from '../event.ts';
 import type { EndpointOptions } from '../options.ts';
 import { DeliveryError, parseRetryAfter } from './delivery-error.ts';
@@ -51,6 +53,8 @@ export class HttpSink implements Sink {
         ...(tls?.certificateFile ? { cert: readFileSync(tls.certificateFile) } : {}),
         ...(tls?.keyFile ? { key: readFileSync(tls.keyFile) } : {}),
         rejectUnauthorized: !(tls?.insecureSkipVerify ?? false),
+        // A runtime endpoint's target is checked again on every connection (DNS rebinding).
+        ...(endpoint.targets ? { lookup: guardedLookup(endpoint.targets, targetPort(endpoint.url)) as LookupFunction } : {}),
       },
     });
     this.headers = {};

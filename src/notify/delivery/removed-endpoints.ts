@@ -44,5 +44,6 @@ export function removedStatus(name: string, counts: EndpointCounts): EndpointSta
     failingSince: null,
     lastStatus: null,
     delivering: false,
+    source: 'config',
   };
 }

@@ -14,11 +14,19 @@ export interface Route {
  * Broadcaster, as data, so that a change's events and its intent commit in one transaction.
  */
 export class EventRouter {
+  /** Runtime endpoints' routes (runtime/runtime-endpoints.ts), replaced whole as they change. */
+  private runtime: readonly Route[] = [];
+
   constructor(private readonly routes: readonly Route[]) {}
+
+  /** From now on, events also go to these runtime endpoints (and no longer to those left out). */
+  setRuntimeRoutes(routes: readonly Route[]): void {
+    this.runtime = routes;
+  }
 
   route(events: readonly Event[]): QueuedRow[] {
     const rows: QueuedRow[] = [];
-    for (const { endpoint, filter } of this.routes) {
+    for (const { endpoint, filter } of [...this.routes, ...this.runtime]) {
       for (const event of events) {
         if (filter.accepts(event)) rows.push({ endpoint, eventId: event.id, payload: JSON.stringify(event) });
       }

@@ -75,6 +75,15 @@ export class OutboxSchema {
         secret     TEXT    NOT NULL,
         created_at INTEGER NOT NULL
       );
+      -- Endpoints created through the operator API (runtime/endpoint-store.ts), beside the config's:
+      -- the definition as given (config.yml's keys, JSON), parsed again at every start.
+      CREATE TABLE IF NOT EXISTS runtime_endpoints (
+        name       TEXT    PRIMARY KEY,
+        definition TEXT    NOT NULL,
+        inbox      INTEGER NOT NULL DEFAULT 0,
+        draining   INTEGER NOT NULL DEFAULT 0,
+        updated_at INTEGER NOT NULL
+      );
       CREATE TABLE IF NOT EXISTS probe (
         id INTEGER PRIMARY KEY CHECK (id = 1),
         at INTEGER NOT NULL

@@ -74,6 +74,20 @@ const MIGRATIONS: string[] = [
      secret     TEXT   NOT NULL,
      created_at BIGINT NOT NULL
    );`,
+  // Endpoints created through the operator API (runtime/pg-endpoint-store.ts); every change bumps
+  // `revision`, which each replica polls to pick it up.
+  `CREATE TABLE ${SCHEMA}.runtime_endpoints (
+     name       TEXT    PRIMARY KEY,
+     definition TEXT    NOT NULL,
+     inbox      BOOLEAN NOT NULL DEFAULT false,
+     draining   BOOLEAN NOT NULL DEFAULT false,
+     updated_at BIGINT  NOT NULL
+   );
+   CREATE TABLE ${SCHEMA}.runtime_endpoints_revision (
+     id       INTEGER PRIMARY KEY CHECK (id = 1),
+     revision BIGINT  NOT NULL
+   );
+   INSERT INTO ${SCHEMA}.runtime_endpoints_revision (id, revision) VALUES (1, 0);`,
 ];
 
 /** BIGINT columns (seq, epoch ms) as numbers: they stay far below 2^53. */

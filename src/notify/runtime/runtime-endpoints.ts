@@ -1,0 +1,306 @@
+import type { Logger } from 'pino';
+import type { EndpointDefinition, EndpointStatus, PendingPolicy } from '../admin.ts';
+import { checkTarget, TargetForbiddenError } from '../endpoint-targets.ts';
+import type { EndpointOptions, TargetPolicy } from '../options.ts';
+import { EndpointChangeError, readOnly, unknown } from './endpoint-change-error.ts';
+import type { EndpointParse } from './endpoint-parse.ts';
+import type { RuntimeEndpointStore, StoredEndpoint } from './endpoint-store.ts';
+
+/** What the notifier does when the set of runtime endpoints changes. */
+export interface RuntimeHooks {
+  /** The runtime endpoints to route events to from now on (the config's stay as they are). */
+  route(endpoints: EndpointOptions[]): void;
+  /** Starts (or restarts with new options) the endpoint's delivery worker. */
+  put(endpoint: EndpointOptions): Promise<void>;
+  /** Stops the endpoint's delivery worker. */
+  drop(name: string): Promise<void>;
+  /** Resolves once every event routed so far is committed (a barrier in the outbox writer). */
+  flushed(): Promise<void>;
+}
+
+export interface RuntimeTimings {
+  /** How often the store's revision is read (changes made by other replicas), or null: never. */
+  pollMs: number | null;
+  /** How often a draining endpoint's queue is looked at. */
+  drainMs: number;
+}
+
+interface Entry {
+  stored: StoredEndpoint;
+  /** null for a stored definition that no longer parses (a newer release's keys): kept, not delivered. */
+  options: EndpointOptions | null;
+  disabled: boolean;
+}
+
+/**
+ * Endpoints created through the operator API, kept in the outbox store beside the config's:
+ * validated with the config's own schema, checked by the target guard, effective at once (the
+ * router and the delivery thread are told), and picked up from the store at start and, on the
+ * shared outbox, from other replicas' changes by polling its revision. Changes run one at a time.
+ */
+export class RuntimeEndpoints {
+  private readonly entries = new Map<string, Entry>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private revision = -1;
+  private timers: NodeJS.Timeout[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly store: RuntimeEndpointStore,
+    /** Every endpoint of the config file, disabled ones included: their names are taken, and read-only. */
+    private readonly configured: ReadonlySet<string>,
+    private readonly policy: TargetPolicy,
+    private readonly parse: EndpointParse,
+    private readonly hooks: RuntimeHooks,
+    private readonly timings: RuntimeTimings,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Reads the stored endpoints and starts them (before the first request), then keeps watching. */
+  async start(): Promise<void> {
+    await this.serial(() => this.sync());
+    const { pollMs, drainMs } = this.timings;
+    if (pollMs !== null) this.every(pollMs, () => this.serial(() => this.sync()), 'runtime endpoints not read again');
+    this.every(drainMs, () => this.drainStep(), 'draining endpoints not looked at');
+  }
+
+  private every(ms: number, task: () => Promise<unknown>, failure: string): void {
+    let busy = false;
+    const timer = setInterval(() => {
+      if (busy || this.closed) return;
+      busy = true;
+      task()
+        .catch((err: unknown) => this.logger.warn({ err }, failure))
+        .finally(() => {
+          busy = false;
+        });
+    }, ms);
+    timer.unref();
+    this.timers.push(timer);
+  }
+
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task, task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  has(name: string): boolean {
+    return this.entries.has(name);
+  }
+
+  /** Runtime endpoints with options, for a delivery thread that (re)starts. */
+  delivered(): EndpointOptions[] {
+    return [...this.entries.values()].filter((e) => e.options && !e.disabled).map((e) => e.options!);
+  }
+
+  definition(name: string): EndpointDefinition | null {
+    const e = this.entries.get(name);
+    if (e) return { name, source: 'runtime', definition: e.stored.definition, inbox: e.stored.inbox };
+    return this.configured.has(name) ? { name, source: 'config', definition: null, inbox: false } : null;
+  }
+
+  secrets(name: string): string[] | null {
+    const e = this.entries.get(name);
+    return e?.stored.inbox && e.options ? e.options.secrets : null;
+  }
+
+  /** Marks each status with its source; lists runtime endpoints the delivery thread does not run (disabled). */
+  async decorate(statuses: EndpointStatus[]): Promise<EndpointStatus[]> {
+    const out = statuses.map((s) => {
+      const e = this.entries.get(s.name);
+      return e ? { ...s, source: 'runtime' as const, inbox: e.stored.inbox, draining: e.stored.draining } : s;
+    });
+    const listed = new Set(out.map((s) => s.name));
+    for (const [name, e] of this.entries) {
+      if (listed.has(name)) continue;
+      out.push({
+        name,
+        url: e.options?.url ?? null,
+        removed: false,
+        disabled: true,
+        disabledReason: e.options ? 'disabled in its definition' : 'its stored definition no longer validates',
+        pending: await this.store.pending(name),
+        delivered: 0,
+        deadLetters: 0,
+        failingSince: null,
+        lastStatus: null,
+        delivering: false,
+        source: 'runtime',
+        inbox: e.stored.inbox,
+        draining: e.stored.draining,
+      });
+    }
+    return out;
+  }
+
+  create(definition: Record<string, unknown>, inbox: boolean): Promise<void> {
+    return this.serial(async () => {
+      const name = typeof definition.name === 'string' ? definition.name : '';
+      if (this.configured.has(name) || this.entries.has(name)) {
+        throw new EndpointChangeError('ENDPOINT_EXISTS', `an endpoint named "${name}" exists already`, { endpoint: name });
+      }
+      const stored: StoredEndpoint = { name, definition, inbox, draining: false };
+      const entry = await this.validate(stored);
+      if (!(await this.store.insert(stored))) {
+        throw new EndpointChangeError('ENDPOINT_EXISTS', `an endpoint named "${name}" exists already`, { endpoint: name });
+      }
+      await this.apply(name, entry);
+    });
+  }
+
+  replace(name: string, definition: Record<string, unknown>): Promise<void> {
+    return this.serial(async () => {
+      const current = this.writable(name);
+      if (definition.name !== name) {
+        throw new EndpointChangeError('INVALID_ENDPOINT', `the definition's name must be "${name}" (an endpoint cannot be renamed)`, {
+          issues: [{ path: 'name', message: `must be "${name}"` }],
+        });
+      }
+      // An inbox stays one only while it keeps the registry's own target.
+      const inbox = current.stored.inbox && definition.url === current.stored.definition.url;
+      const stored: StoredEndpoint = { name, definition, inbox, draining: current.stored.draining };
+      const entry = await this.validate(stored);
+      await this.store.update(stored);
+      await this.apply(name, entry);
+    });
+  }
+
+  remove(name: string, pending: PendingPolicy | null): Promise<'removed' | 'draining'> {
+    return this.serial(async () => {
+      const current = this.writable(name);
+      this.route(name); // no new events from here on
+      await this.hooks.flushed(); // those already routed are in the queue: counted, drained or dropped
+      const queued = await this.store.pending(name);
+      if (queued > 0 && pending === null) {
+        this.route(); // nothing changed: routing as before
+        throw new EndpointChangeError(
+          'ENDPOINT_NOT_DRAINED',
+          `endpoint "${name}" has ${queued} queued events: ask pending=drain (deliver them, then remove) or pending=discard (drop them)`,
+          { endpoint: name, pending: queued },
+        );
+      }
+      if (queued > 0 && pending === 'drain') {
+        current.stored = { ...current.stored, draining: true };
+        await this.store.update(current.stored);
+        this.route();
+        return 'draining';
+      }
+      await this.purge(name);
+      return 'removed';
+    });
+  }
+
+  /** A runtime endpoint the API may change: not the config's, not unknown. */
+  private writable(name: string): Entry {
+    const e = this.entries.get(name);
+    if (e) return e;
+    throw this.configured.has(name) ? readOnly(name) : unknown(name);
+  }
+
+  /** Parses the definition with the config's schema and checks its target (an inbox: only its own). */
+  private async validate(stored: StoredEndpoint): Promise<Entry> {
+    const parsed = this.parse(stored.definition);
+    if (!parsed.ok) {
+      const first = parsed.issues[0];
+      throw new EndpointChangeError('INVALID_ENDPOINT', first ? `${first.path || 'endpoint'}: ${first.message}` : 'invalid endpoint', {
+        issues: parsed.issues,
+      });
+    }
+    const options = { ...parsed.options, targets: this.targetsOf(parsed.options.url, stored) };
+    try {
+      await checkTarget(options.url, options.targets);
+    } catch (err) {
+      if (!(err instanceof TargetForbiddenError)) throw err;
+      throw new EndpointChangeError('TARGET_FORBIDDEN', err.message, { host: err.host, address: err.address });
+    }
+    return { stored, options, disabled: parsed.disabled };
+  }
+
+  /** The guard of one endpoint: the registry's; an inbox's also allows exactly its own `host:port`. */
+  private targetsOf(url: string, stored: StoredEndpoint): TargetPolicy {
+    if (!stored.inbox) return this.policy;
+    const u = new URL(url);
+    if (u.pathname !== `/ui/inbox/${stored.name}`) throw new Error(`inbox endpoint ${stored.name}: ${url} is not its inbox`);
+    return { ...this.policy, allow: [...this.policy.allow, u.host] };
+  }
+
+  /** Tells the router and the delivery thread what an entry now says. */
+  private async apply(name: string, entry: Entry): Promise<void> {
+    this.entries.set(name, entry);
+    this.route();
+    if (entry.options && !entry.disabled) await this.hooks.put(entry.options);
+    else await this.hooks.drop(name);
+  }
+
+  /** Routes to every runtime endpoint that takes events, except `without` (being removed). */
+  private route(without?: string): void {
+    const routed = [...this.entries.values()]
+      .filter((e) => e.options && !e.disabled && !e.stored.draining && e.stored.name !== without)
+      .map((e) => e.options!);
+    this.hooks.route(routed);
+  }
+
+  private async purge(name: string): Promise<void> {
+    this.entries.delete(name);
+    this.route();
+    await this.hooks.drop(name);
+    await this.store.purge(name);
+  }
+
+  /** Reads the store again if its revision moved (another replica's change, or start), and applies the difference. */
+  private async sync(): Promise<void> {
+    const revision = await this.store.revision();
+    if (revision === this.revision) return;
+    const stored = await this.store.list();
+    this.revision = revision;
+    const seen = new Set<string>();
+    for (const s of stored) {
+      seen.add(s.name);
+      if (this.configured.has(s.name)) {
+        this.logger.warn({ endpoint: s.name }, 'a runtime endpoint has the name of a config endpoint: the config one is used');
+        continue;
+      }
+      const current = this.entries.get(s.name);
+      if (current && JSON.stringify(current.stored) === JSON.stringify(s)) continue;
+      await this.apply(s.name, await this.loaded(s));
+    }
+    for (const name of [...this.entries.keys()]) {
+      if (seen.has(name)) continue;
+      this.entries.delete(name);
+      this.route();
+      await this.hooks.drop(name);
+    }
+  }
+
+  /** A stored endpoint as it is now read; one that no longer validates is kept but not delivered. */
+  private async loaded(s: StoredEndpoint): Promise<Entry> {
+    try {
+      return await this.validate(s);
+    } catch (err) {
+      this.logger.error({ err, endpoint: s.name }, 'a stored runtime endpoint is not valid now: not delivered until it is replaced');
+      return { stored: s, options: null, disabled: true };
+    }
+  }
+
+  /** Removes each draining endpoint whose queue is empty (every replica may: the purge is idempotent). */
+  private async drainStep(): Promise<void> {
+    for (const [name, e] of this.entries) {
+      if (!e.stored.draining) continue;
+      if ((await this.store.pending(name)) > 0) continue;
+      await this.serial(async () => {
+        if (this.entries.get(name)?.stored.draining && (await this.store.pending(name)) === 0) {
+          await this.purge(name);
+          this.logger.info({ endpoint: name }, 'runtime endpoint drained and removed');
+        }
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.queue;
+    await this.store.close();
+  }
+}

@@ -1,0 +1,24 @@
+import type { Logger } from 'pino';
+import type { NotifyOptions } from '../options.ts';
+import type { EndpointParse } from './endpoint-parse.ts';
+import { SqliteEndpointStore, type RuntimeEndpointStore } from './endpoint-store.ts';
+import { PgEndpointStore } from './pg-endpoint-store.ts';
+import { RuntimeEndpoints, type RuntimeHooks } from './runtime-endpoints.ts';
+
+/** Replicas pick up another's change within about this (the brief: ~2 s). */
+const PG_POLL_MS = 1_000;
+const DRAIN_LOOK_MS = 250;
+
+/** A definition parser for a process that cannot load runtime endpoints (none was handed in). */
+const noParser: EndpointParse = () => ({ ok: false, issues: [{ path: '', message: 'runtime endpoints are not available in this process' }] });
+
+/**
+ * The runtime endpoints of a notifier, on the store beside its outbox: the SQLite file (one
+ * process, nothing to poll) or the shared PostgreSQL outbox (polled for other replicas' changes).
+ */
+export function runtimeEndpoints(options: NotifyOptions, parse: EndpointParse | undefined, hooks: RuntimeHooks, logger: Logger): RuntimeEndpoints {
+  const pg = options.outbox.postgres;
+  const store: RuntimeEndpointStore = pg ? new PgEndpointStore(pg) : new SqliteEndpointStore(options.outbox.file);
+  const configured = new Set([...options.endpoints.map((e) => e.name), ...options.disabledEndpoints]);
+  return new RuntimeEndpoints(store, configured, options.targets, parse ?? noParser, hooks, { pollMs: pg ? PG_POLL_MS : null, drainMs: DRAIN_LOOK_MS }, logger);
+}
