@@ -4,7 +4,7 @@
 
 const ACTIONS = ['push', 'pull', 'delete', 'mount', 'ping'];
 const MAX_EVENTS = 300;
-const state = { endpoints: [], selected: null, events: [], inboxSeq: new Map() };
+const state = { endpoints: [], selected: null, events: [], inboxSeq: new Map(), open: new Set(), delivered: new Map() };
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -168,10 +168,15 @@ function renderEvents() {
   const action = String(f.get('action') ?? '');
   const shown = state.events.filter((e) => (!repo || e.target.repository.includes(repo)) && (!action || e.action === action));
   $('#events').replaceChildren(...shown.map((e) => {
-    const detail = el('pre', { hidden: true }, JSON.stringify(e, null, 2));
+    const detail = el('div', { class: 'detail', hidden: !state.open.has(e.id) }, el('pre', {}, JSON.stringify(e, null, 2)), asReceived(e.id));
     const ref = e.target.tag ? `:${e.target.tag}` : e.target.digest ? `@${e.target.digest.slice(0, 19)}` : '';
+    const toggle = () => {
+      detail.hidden = !detail.hidden;
+      if (detail.hidden) state.open.delete(e.id);
+      else state.open.add(e.id);
+    };
     return el('li', { class: 'event', 'data-action': e.action, 'data-id': e.id },
-      el('div', { class: 'summary', onclick: () => { detail.hidden = !detail.hidden; } },
+      el('div', { class: 'summary', onclick: toggle },
         el('span', { class: 'muted' }, time(e.timestamp)),
         el('span', { class: `action ${e.action}` }, e.action),
         el('span', {}, `${e.target.repository}${ref}`),
@@ -179,6 +184,27 @@ function renderEvents() {
         el('span', { class: 'muted' }, e.actor.name ? `by ${e.actor.name}` : e.actor.internal ? `by the registry (${e.actor.internal})` : '')),
       detail);
   }));
+}
+
+/** The request an inbox got with this event in it: the headers and signature an endpoint receives. */
+function asReceived(eventId) {
+  const got = state.delivered.get(eventId);
+  if (!got) return el('p', { class: 'muted' }, 'As an endpoint receives it: create an inbox, and the next events show here with the exact request, headers and signature.');
+  const headers = Object.entries(got.request.headers).map(([k, v]) => `${k}: ${v}`).join('\n');
+  return el('div', { class: 'received' },
+    el('p', { class: 'muted' }, `As ${got.inbox} received it (#${got.request.seq}), `, el('span', { class: `signature ${got.request.signature.valid ? 'ok' : 'bad'}` }, got.request.signature.valid ? '✓ signature verified' : `✗ ${got.request.signature.detail}`)),
+    el('pre', {}, headers));
+}
+
+/** The event ids a delivery carried: an envelope's events, or a CloudEvent's id. */
+function eventIdsOf(request) {
+  if (request.headers['ce-id']) return [request.headers['ce-id']];
+  try {
+    const body = JSON.parse(request.body);
+    return Array.isArray(body.events) ? body.events.map((e) => e.id) : body.id ? [body.id] : [];
+  } catch {
+    return [];
+  }
 }
 
 $('#filter').addEventListener('input', renderEvents);
@@ -220,6 +246,7 @@ async function refreshInboxes() {
     }
     for (const r of requests) {
       state.inboxSeq.set(name, r.seq);
+      for (const id of eventIdsOf(r)) state.delivered.set(id, { inbox: name, request: r });
       const headers = Object.entries(r.headers).map(([k, v]) => `${k}: ${v}`).join('\n');
       const detail = el('pre', { hidden: true }, `${r.method} /ui/inbox/${name}\n${headers}\n\n${r.body}`);
       node.querySelector('ul').prepend(el('li', { class: 'request', 'data-seq': r.seq },
@@ -229,6 +256,7 @@ async function refreshInboxes() {
           el('span', { class: `signature ${r.signature.valid ? 'ok' : 'bad'}`, title: r.signature.detail }, r.signature.valid ? '✓ signature verified' : `✗ ${r.signature.detail}`)),
         detail));
     }
+    if (requests.length > 0) renderEvents();
   }
 }
 

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -20,13 +19,12 @@ const STEP_MS = 10_000;
 describe('the test bed in a real browser', { timeout: 90_000 }, () => {
   const h = useWithReceiver({ endpoint: { timeout: '2s' } });
   let browser: Browser;
-  let profile: string;
   let page: Page;
 
   before(async () => {
     assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`);
-    profile = await mkdtemp(path.join(tmpdir(), 'dockyard-chromium-'));
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: [...FLAGS, `--user-data-dir=${profile}`] });
+    // Playwright gives the browser a fresh, empty profile of its own (and removes it at close).
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
     page = await browser.newPage({ viewport: { width: 1400, height: 1100 } });
     page.setDefaultTimeout(STEP_MS);
     await page.goto(`${h.registry.url}/ui/`);
@@ -34,7 +32,6 @@ describe('the test bed in a real browser', { timeout: 90_000 }, () => {
   });
   after(async () => {
     await browser?.close();
-    if (profile) await rm(profile, { recursive: true, force: true });
   });
 
   it('shows an image’s push events as they happen, each expandable to its JSON', async () => {
@@ -51,6 +48,7 @@ describe('the test bed in a real browser', { timeout: 90_000 }, () => {
     assert.equal(await page.locator('li.event').count(), 0);
     await page.fill('#filter input[name="repository"]', 'ui/browser');
     assert.equal(await page.locator('li.event').count(), 3);
+    await page.fill('#filter input[name="repository"]', '');
   });
 
   it('lists an endpoint’s deliveries, and a redelivery shows as a new attempt that reached the consumer', async () => {
@@ -80,10 +78,16 @@ describe('the test bed in a real browser', { timeout: 90_000 }, () => {
     const raw = (await request.locator('pre').textContent()) ?? '';
     assert.match(raw, /webhook-signature: v1,/);
     assert.match(raw, new RegExp(blob.digest));
+    // The live view's event shows the request as the inbox received it: headers and signature.
+    const live = page.locator('li.event', { hasText: 'ui/inbox@' });
+    await live.locator('.summary').click();
+    await live.locator('.received .signature.ok').waitFor();
+    assert.match((await live.locator('.received pre').textContent()) ?? '', /webhook-id: /);
+    await live.locator('.summary').click(); // folded again: the screenshot shows the whole list
   });
 
   it('writes a screenshot of the page with events, deliveries and an inbox', async () => {
-    await page.fill('#filter input[name="repository"]', '');
+    await page.locator('li.event', { hasText: 'ui/browser:v1' }).locator('.summary').click();
     await mkdir(path.dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     assert.ok((await stat(SCREENSHOT)).size > 20_000);
