@@ -98,6 +98,45 @@ describe('the test bed page and its live stream', { timeout: 30_000 }, () => {
     assert.equal(((await unknown.json()) as { errors: { code: string }[] }).errors[0]!.code, 'INVALID_PARAMETER');
   });
 
+  it('keeps what an inbox endpoint is sent, as sent, and checks each signature as a consumer would', async () => {
+    const created = await fetch(`${h.registry.url}/notifications/endpoints`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'box', inbox: true }),
+    });
+    assert.equal(created.status, 201, await created.clone().text());
+    const blob = randomBlob(512);
+    assert.equal((await h.client.pushBlob('ui/box', blob.data, blob.digest)).status, 201);
+    type Listed = { requests: { seq: number; method: string; headers: Record<string, string>; body: string; bytes: number; signature: { valid: boolean; detail: string } }[] };
+    let listed: Listed = { requests: [] };
+    for (let i = 0; i < 50 && listed.requests.length === 0; i++) {
+      listed = (await (await fetch(`${h.registry.url}/ui/inbox/box/requests`)).json()) as Listed;
+      if (listed.requests.length === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    const [got] = listed.requests;
+    assert.ok(got, 'the inbox received the push');
+    assert.equal(got.method, 'POST');
+    assert.equal(got.bytes, Buffer.byteLength(got.body));
+    assert.equal(got.signature.valid, true, got.signature.detail);
+    assert.match(got.headers['webhook-signature'] ?? '', /^v1,/);
+    const [event] = (JSON.parse(got.body) as { events: Event[] }).events;
+    assert.equal(event!.target.digest, blob.digest);
+    assert.equal(got.headers['webhook-id'], event!.id);
+
+    // The same bytes with a changed body, or no signature at all, are kept and shown as failing the check.
+    const forged = await fetch(`${h.registry.url}/ui/inbox/box`, { method: 'POST', headers: Object.fromEntries(Object.entries(got.headers).filter(([k]) => k.startsWith('webhook-') || k === 'content-type')), body: got.body.replace(blob.digest, 'sha256:' + '0'.repeat(64)) });
+    assert.equal(forged.status, 200);
+    const unsigned = await fetch(`${h.registry.url}/ui/inbox/box`, { method: 'POST', body: got.body });
+    assert.equal(unsigned.status, 200);
+    const after = (await (await fetch(`${h.registry.url}/ui/inbox/box/requests?after=${got.seq}`)).json()) as Listed;
+    assert.deepEqual(after.requests.map((r) => [r.seq, r.signature.valid, r.signature.detail]), [
+      [got.seq + 1, false, 'no matching signature'],
+      [got.seq + 2, false, 'missing webhook headers'],
+    ]);
+    const bad = await fetch(`${h.registry.url}/ui/inbox/box/requests?after=x`);
+    assert.equal(bad.status, 400);
+  });
+
   it('answers an unknown inbox with ENDPOINT_UNKNOWN and keeps nothing', async () => {
     const res = await fetch(`${h.registry.url}/ui/inbox/nobody`, { method: 'POST', body: '{"events":[]}' });
     assert.equal(res.status, 404);
