@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext, type SecureContextOptions, type TlsOptions } from 'node:tls';
-import { MINIMUM_TLS, type TlsConfig } from './config/tls.ts';
+import { MINIMUM_TLS, tls12Ciphers, type TlsConfig } from './config/tls.ts';
 import { StartupError } from './startup-error.ts';
 
 /**
@@ -14,6 +14,8 @@ export function tlsServerOptions(tls: TlsConfig): TlsOptions {
     cert: readPem(tls.certificate, 'http.tls.certificate'),
     key: readPem(tls.key, 'http.tls.key'),
     minVersion: MINIMUM_TLS[tls.minimumtls],
+    // Only TLS 1.2 names: Node then keeps its TLS 1.3 suites, as Go does. The server's order wins.
+    ...(tls.ciphersuites.length > 0 ? { ciphers: tls12Ciphers(tls.ciphersuites).join(':'), honorCipherOrder: true } : {}),
   };
   try {
     createSecureContext(options);
