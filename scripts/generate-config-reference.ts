@@ -71,6 +71,7 @@ const DOCKYARD_ONLY = [
   'auth.htpasswd.admins',
   'auth.htpasswd.access',
   'auth.tokenservice',
+  'ui',
 ];
 
 /** Short, and only what the code does (src/config/*.ts and the README say more). */
@@ -205,6 +206,8 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   'notifications.outbox.postgres.ssl.insecureskipverify': 'Do not verify the server\'s certificate.',
   'notifications.outbox.postgres.connecttimeout': 'How long a connection may take.',
   'notifications.admin.allowremote': 'With auth off, the operator API answers clients other than loopback (after trusted proxies).',
+  'ui.enabled': '`false`: the image import (`POST /ui/import`) is not registered.',
+  'ui.import.maxsize': 'Largest archive `POST /ui/import` accepts, in bytes (413 `TOO_LARGE` beyond); spooled in `<rootdirectory>/_import` while imported.',
   'health.storagedriver': 'Absent: `/readyz` checks the storage at each request (within 2 s). Present: as `enabled` says.',
   'health.storagedriver.enabled': '`true`: a background check every `interval`, `/readyz` answers its last result; `false`: `/readyz` does not check the storage.',
   'health.storagedriver.interval': 'How often the background check runs.',

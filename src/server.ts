@@ -15,6 +15,7 @@ import { parseListenAddress } from './config/listen-address.ts';
 import { ConfigError } from './config/load.ts';
 import { notifyOptions } from './config/notifications.ts';
 import { storageOptions, type StorageOptions } from './config/storage.ts';
+import { uiOptions } from './config/ui.ts';
 import type { Config } from './config/schema.ts';
 import { startDebugServer } from './debug-server.ts';
 import type { NotificationAdmin } from './notify/admin.ts';
@@ -110,6 +111,7 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
       notifications: notifier,
       guards: createGuards(auth.access),
       tokenService: auth.tokenService,
+      ui: uiOptions(config.ui, { stateDir }),
     },
     {
       headers: config.http.headers,

@@ -1,4 +1,5 @@
 import type { TokenService } from '../auth/token-service.ts';
+import type { UiOptions } from '../config/ui.ts';
 import type { RepoName } from '../oci/names.ts';
 import type { RequestContext } from '../oci/request-context.ts';
 import type { NotificationAdmin } from '../notify/admin.ts';
@@ -25,4 +26,6 @@ export interface ApiDeps {
   guards: Guards;
   /** The built-in token service (`auth.tokenservice`), served at /auth/token. */
   tokenService: TokenService | null;
+  /** `ui`: the test bed pages and the image import (`POST /ui/import`). */
+  ui: UiOptions;
 }

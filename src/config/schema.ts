@@ -4,6 +4,7 @@ import { authSchema, cidrList } from './auth.ts';
 import { notificationsSchema } from './notifications.ts';
 import { oneStorageDriver, s3Schema } from './storage.ts';
 import { tlsSchema } from './tls.ts';
+import { uiSchema } from './ui.ts';
 
 const logLevel = z.enum(['error', 'warn', 'info', 'debug']);
 
@@ -104,6 +105,7 @@ export const configSchema = z
       .prefault({}),
     auth: authSchema,
     notifications: notificationsSchema,
+    ui: uiSchema,
     /**
      * Distribution's `health.storagedriver`: when given, a background check of the storage every
      * `interval`, failing readiness after `threshold` failures in a row. Absent: /readyz checks
