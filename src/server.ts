@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -13,12 +14,13 @@ import { createGuards } from './api/guards.ts';
 import { setUpAuth } from './auth/setup.ts';
 import { parseListenAddress } from './config/listen-address.ts';
 import { ConfigError } from './config/load.ts';
-import { notifyOptions } from './config/notifications.ts';
+import { notifyOptions, parseEndpoint } from './config/notifications.ts';
 import { storageOptions, type StorageOptions } from './config/storage.ts';
 import { uiOptions } from './config/ui.ts';
 import type { Config } from './config/schema.ts';
 import { startDebugServer } from './debug-server.ts';
 import type { NotificationAdmin } from './notify/admin.ts';
+import { LazyNotifier } from './notify/lazy-notifier.ts';
 import { NoopNotifier, type Notifier } from './notify/notifier.ts';
 import type { StorageDriver } from './storage/driver.ts';
 import { FilesystemDriver } from './storage/filesystem-driver.ts';
@@ -72,11 +74,10 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
   });
   const durable = storage.kind === 'filesystem' ? storage.fsync : true;
   const notify = notifyOptions(config.notifications, { storageRoot: stateDir, durable });
-  if (notify.endpoints.length > 0 && !notify.outbox.postgres) await probeWritable(path.dirname(notify.outbox.file), 'the outbox directory');
   // Loaded only when used: the delivery machinery (SQLite, undici) costs memory a registry
-  // without endpoints should not pay.
-  let notifier: Notifier & NotificationAdmin = new NoopNotifier();
-  if (notify.endpoints.length > 0) {
+  // without endpoints should not pay; the first runtime endpoint created starts it (LazyNotifier).
+  const startThreaded = async (): Promise<Notifier & NotificationAdmin> => {
+    if (!notify.outbox.postgres) await probeWritable(path.dirname(notify.outbox.file), 'the outbox directory');
     const { ThreadedNotifier } = await import('./notify/threaded-notifier.ts');
     let threaded: InstanceType<typeof ThreadedNotifier>;
     try {
@@ -87,6 +88,7 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
           metrics,
           logLevel: logger.level,
           repositories: (name) => registry.repository(name),
+          parseEndpoint,
         },
         logger,
       );
@@ -96,8 +98,11 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
       const why = describeStartupFailure(err);
       throw new StartupError(notify.outbox.postgres ? why : `notifications cannot start with the outbox ${path.resolve(notify.outbox.file)}: ${why}`, { cause: err });
     }
-    notifier = threaded;
-  }
+    return threaded;
+  };
+  const needed = notify.endpoints.length > 0 || notify.outbox.postgres !== null || (await storedRuntimeEndpoints(notify.outbox.file));
+  const notifier = new LazyNotifier(startThreaded, needed ? await startThreaded() : new NoopNotifier());
+  let selfUrl = ''; // known once listening
 
   const app = createApp(
     {
@@ -109,6 +114,7 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
       storageProblem: () => health.problem(),
       externalBaseUrl: config.http.host,
       notifications: notifier,
+      selfUrl: () => selfUrl,
       guards: createGuards(auth.access),
       tokenService: auth.tokenService,
       ui: uiOptions(config.ui, { stateDir }),
@@ -166,6 +172,7 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
 
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${tls ? 'https' : 'http'}://${host === undefined ? '127.0.0.1' : shownHost}:${port}`;
+  selfUrl = url;
   logger.info(
     {
       addr: config.http.addr,
@@ -206,6 +213,13 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
       await notifier.close();
     },
   };
+}
+
+/** An SQLite outbox left with runtime endpoints in it (read without loading SQLite when there is no file). */
+async function storedRuntimeEndpoints(file: string): Promise<boolean> {
+  if (!existsSync(file)) return false;
+  const { hasStoredEndpoints } = await import('./notify/runtime/endpoint-store.ts');
+  return hasStoredEndpoints(file);
 }
 
 /** Local state (the outbox, the token service's key) beside S3 storage, which has no directory. */

@@ -14,6 +14,7 @@ import { registerBlobRoutes } from './routes/blobs.ts';
 import { registerCatalogRoutes } from './routes/catalog.ts';
 import { registerManifestRoutes } from './routes/manifests.ts';
 import { registerNotificationRoutes } from './routes/notifications.ts';
+import { registerEndpointAdminRoutes } from './routes/endpoint-admin.ts';
 import { registerImageImportRoutes } from './routes/image-import.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerReferrerRoutes } from './routes/referrers.ts';
@@ -59,6 +60,7 @@ export function createApp(deps: ApiDeps, http: HttpOptions, logger: Logger): Exp
   app.use(v2);
   const admin = express.Router();
   registerHealthRoutes(admin, deps.notifications, deps.storageProblem);
+  registerEndpointAdminRoutes(admin, deps.notifications, deps.guards.admin, deps.selfUrl ?? (() => ''));
   registerNotificationRoutes(admin, deps.notifications, deps.guards.admin);
   if (deps.ui.enabled) registerImageImportRoutes(admin, deps);
   if (deps.tokenService) registerTokenRoutes(admin, deps.tokenService);

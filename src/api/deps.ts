@@ -22,6 +22,8 @@ export interface ApiDeps {
   storageProblem: () => Promise<string | null>;
   /** The operator API for notifications. */
   notifications: NotificationAdmin;
+  /** The address this registry listens on (`http://host:port`), known once listening: inbox endpoints target it. */
+  selfUrl?: () => string;
   /** The access each route needs, checked before its handler. */
   guards: Guards;
   /** The built-in token service (`auth.tokenservice`), served at /auth/token. */

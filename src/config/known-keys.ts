@@ -144,6 +144,8 @@ export const IMPLEMENTED_KEYS: readonly string[] = [
   'notifications.outbox.postgres.connecttimeout',
   'notifications.admin',
   'notifications.admin.allowremote',
+  'notifications.admin.allowprivatetargets',
+  'notifications.admin.allowtargets',
   'ui',
   'ui.enabled',
   'ui.import',

@@ -44,7 +44,8 @@ async function pushBlob(client: NotifyClient, repo: string): Promise<string> {
   return blob.digest;
 }
 
-const repositories = (rx: WebhookReceiver) => rx.events().map((e) => e.target.repository);
+/** The repositories of the events received, each event once (at least once: a change may repeat one). */
+const repositories = (rx: WebhookReceiver) => [...new Map(rx.events().map((e) => [e.id, e.target.repository])).values()];
 
 /** Waits, bounded, until the endpoint has this many queued events. */
 async function pendingAt(base: string, name: string, n: number): Promise<void> {

@@ -150,9 +150,11 @@ export class DeliveryEngine {
 
   private build(endpoint: EndpointOptions): EndpointRuntime {
     const name = endpoint.name;
+    // A change stops the worker after the attempt in flight (which would otherwise be sent twice):
+    // no next batch, no next retry; only shutdown cuts the attempt itself.
     const stop = new AbortController();
     const signal = AbortSignal.any([this.abort.signal, stop.signal]);
-    const http = createSink(endpoint, (outcome) => this.observe(outcome), signal);
+    const http = createSink(endpoint, (outcome) => this.observe(outcome), this.abort.signal);
     const ledger = new AttemptLedger(this.writer);
     const retrying = new RetryingSink(name, http, endpoint.retry, ledger, () => AbortSignal.any([this.term(name), stop.signal]));
     const queue: EndpointQueue = {
@@ -309,7 +311,8 @@ export class DeliveryEngine {
 
   /**
    * Starts a runtime endpoint's worker, or restarts it with new options: the old one is stopped
-   * first (an attempt in flight is cut; its events stay queued and go, same ids, to the new one).
+   * first, once the attempt in flight (bounded by its timeout) is over; what it leaves queued goes,
+   * same ids, to the new one.
    */
   async put(endpoint: EndpointOptions): Promise<void> {
     await this.stop(endpoint.name);
