@@ -157,7 +157,7 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
     { enabled: gcConfig.enabled && !readOnly, intervalMs: gcConfig.interval, delayMs: gcConfig.delay, deleteUntagged: gcConfig.deleteuntagged },
     () => {
       const ctx = internalContext('gc', `${tls ? 'https' : 'http'}://127.0.0.1:${port}`);
-      return (name) => notifier.listen(registry.repository(name), ctx);
+      return (repo) => notifier.listen(repo, ctx);
     },
     logger,
   );

@@ -56,7 +56,7 @@ export async function gc(args: string[]): Promise<number> {
       registry,
       { dryRun: values['dry-run'] === true, deleteUntagged: values['delete-untagged'] === true, delayMs: config.storage.gc.delay },
       logger,
-      queued ? { repository: (name) => queued.listen(registry.repository(name), ctx) } : undefined,
+      queued ? { listen: (repo) => queued.listen(repo, ctx) } : undefined,
     );
     await notifier?.close(); // every event committed to the outbox before the summary
   } catch (err) {

@@ -5,7 +5,9 @@ import { MediaType } from '../oci/media-types.ts';
 import type { RepoName } from '../oci/names.ts';
 import { failpoint } from '../failpoint.ts';
 import type { ContentStore } from './content-store.ts';
+import { isNotFound } from './driver.ts';
 import { Failpoints } from './failpoints.ts';
+import { reclaimBlob } from './gc/reclaim.ts';
 import { layout } from './layout.ts';
 import type { BlobInfo, BlobService, ByteRange, RangeChoice } from './repository.ts';
 
@@ -50,6 +52,15 @@ export class RepositoryBlobStore implements BlobService {
     if (size === null) return null;
     await this.content.link(this.name, digest);
     failpoint(Failpoints.blobMounted);
+    // Checked again now the link is written: a collector that moved the blob aside after the
+    // check above gives it back (reclaimBlob); one that dropped it meanwhile had not seen our link,
+    // so it is undone and the mount refused (the client uploads the blob instead).
+    if (!(await reclaimBlob(this.content.driver, digest))) {
+      await this.content.unlink(this.name, digest).catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
+      return null;
+    }
     return { digest, size, mediaType: MediaType.OctetStream };
   }
 }

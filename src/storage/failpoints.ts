@@ -32,6 +32,14 @@
  *   storage.manifest.deleted     the revision is removed, before the caller is answered
  *   storage.tag.removed          a tag delete removed the tag, before the caller is answered
  *
+ * Garbage collection (src/storage/gc; the collector is `dockyard gc` or the scheduled run):
+ *   gc.manifest.deleted          an untagged manifest's revision link removed, before its tags are looked at again
+ *   gc.link.removed              an unreferenced layer link removed (its delete event queued)
+ *   gc.blob.held                 an unreferenced blob's data moved aside into _gc/<run>, before the settle time
+ *   gc.blob.restored             a held blob found linked at the last look and put back
+ *   gc.blob.dropped              a held blob deleted for good
+ *   gc.blob.reclaimed            a write path (manifest push, mount, upload completion) took a blob it links back from _gc
+ *
  * Layout migration at start (src/storage/layout-migration.ts; `@N`: the N-th of its kind):
  *   storage.migration.link.rewritten  one JSON revision link rewritten into the digest alone
  *   storage.migration.renamed         one top-level directory (blobs, then repositories) renamed under the prefix
@@ -58,6 +66,12 @@ export const Failpoints = {
   referrerRemoved: 'storage.referrer.removed',
   manifestDeleted: 'storage.manifest.deleted',
   tagRemoved: 'storage.tag.removed',
+  gcManifestDeleted: 'gc.manifest.deleted',
+  gcLinkRemoved: 'gc.link.removed',
+  gcBlobHeld: 'gc.blob.held',
+  gcBlobRestored: 'gc.blob.restored',
+  gcBlobDropped: 'gc.blob.dropped',
+  gcBlobReclaimed: 'gc.blob.reclaimed',
   migrationLinkRewritten: 'storage.migration.link.rewritten',
   migrationRenamed: 'storage.migration.renamed',
 } as const;

@@ -4,9 +4,10 @@ import type { Descriptor } from '../oci/descriptor.ts';
 import { parseManifest, type ParsedManifest } from '../oci/manifest.ts';
 import type { RepoName, Tag } from '../oci/names.ts';
 import { failpoint } from '../failpoint.ts';
-import { readOptional, type ContentStore } from './content-store.ts';
+import { exists, readOptional, type ContentStore } from './content-store.ts';
 import { isNotFound, type StorageDriver } from './driver.ts';
 import { Failpoints } from './failpoints.ts';
+import { reclaimBlob } from './gc/reclaim.ts';
 import type { KeyedMutex } from './keyed-mutex.ts';
 import { layout } from './layout.ts';
 import { MediaTypeCache, mediaTypeOfContent } from './manifest-media-type.ts';
@@ -69,10 +70,19 @@ export class ManifestStore implements ManifestService {
     await this.content.putContent(digest, body);
     failpoint(Failpoints.manifestWritten);
     await this.locked(digest, async () => {
+      const revision = layout.revisionLink(this.name, digest);
+      const linkedBefore = await exists(this.driver, revision);
       // The digest alone, as Distribution writes every link.
-      await this.driver.putContent(layout.revisionLink(this.name, digest), digest);
+      await this.driver.putContent(revision, digest);
       this.mediaTypes.set(digest, parsed.mediaType);
       failpoint(Failpoints.revisionLinked);
+      // Checked again now the revision is written (a collector may have taken what was checked
+      // above): the collector's last look sees the revision, or this check sees its move.
+      const lost = await this.lostReference(digest, body, parsed);
+      if (lost) {
+        if (!linkedBefore) await this.unlinkRevision(digest);
+        throw lost;
+      }
       if (parsed.subject) {
         await this.referrers.add(parsed.subject.digest, referrerDescriptor(digest, body.length, parsed));
         failpoint(Failpoints.referrerAdded);
@@ -81,6 +91,17 @@ export class ManifestStore implements ManifestService {
       if (reference.tag) {
         await this.tags.set(reference.tag, digest);
         failpoint(Failpoints.tagWritten);
+      }
+      // A collector in another process deleting this manifest as untagged (deleteUntagged) may have
+      // removed the revision between its check for tags and ours: written again, and checked again.
+      if (!(await exists(this.driver, revision))) {
+        await this.driver.putContent(revision, digest);
+        const lostAgain = await this.lostReference(digest, body, parsed);
+        if (lostAgain) {
+          if (reference.tag) await this.tags.remove(reference.tag, digest);
+          await this.unlinkRevision(digest);
+          throw lostAgain;
+        }
       }
     });
 
@@ -150,6 +171,56 @@ export class ManifestStore implements ManifestService {
     return { info, tags };
   }
 
+  /**
+   * The collector's delete of a manifest no tag reaches (`dockyard gc --delete-untagged`): the
+   * revision only, never a tag. A tag pushed onto it after the collector looked is found by the
+   * look after the delete (the push writes its tag, then checks the revision: one of the two sees
+   * the other) and the revision is written back: ManifestTaggedError, and nothing was deleted.
+   */
+  deleteUntagged(digest: Digest): Promise<{ info: ManifestInfo; tags: Tag[] }> {
+    return this.locked(digest, async () => {
+      const info = await this.stat({ digest });
+      if ((await this.tags.pointingAt(digest)).length > 0) throw new ManifestTaggedError(digest);
+      await this.unlinkRevision(digest);
+      failpoint(Failpoints.gcManifestDeleted);
+      if ((await this.tags.pointingAt(digest)).length > 0) {
+        await this.driver.putContent(layout.revisionLink(this.name, digest), digest);
+        throw new ManifestTaggedError(digest);
+      }
+      // After the revision: an entry left by a crash is not listed (ReferrerStore.list reads the revision).
+      const subject = subjectOf(await this.content.getContent(digest).catch(() => Buffer.alloc(0)));
+      if (subject) await this.referrers.remove(subject, digest);
+      return { info, tags: [] };
+    });
+  }
+
+  private async unlinkRevision(digest: Digest): Promise<void> {
+    try {
+      await this.driver.delete(layout.revisionDir(this.name, digest));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  /**
+   * After a push wrote its revision: the first reference that is no longer here (its data dropped
+   * by a collector, a child's revision deleted), as the error to refuse the push with; null when
+   * all are there. Blobs a collector held are taken back (reclaimBlob); a layer link it removed is
+   * written again (as its own last look would: the link's delete event has gone out); the
+   * manifest's own bytes, if it took them, are written again.
+   */
+  private async lostReference(digest: Digest, body: Buffer, parsed: ParsedManifest): Promise<RegistryError | null> {
+    if (!(await reclaimBlob(this.driver, digest))) await this.driver.putContent(layout.blobData(digest), body);
+    for (const blob of parsed.blobs) {
+      if (!(await reclaimBlob(this.driver, blob.digest))) return missing(blob, 'blob');
+      if (!(await this.content.isLinked(this.name, blob.digest))) await this.content.link(this.name, blob.digest);
+    }
+    for (const child of parsed.manifests) {
+      if (!(await this.revision(child.digest)) || !(await reclaimBlob(this.driver, child.digest))) return missing(child, 'manifest');
+    }
+    return null;
+  }
+
   /** The revision link of a manifest in this repository, or null when it is not here. */
   private async revision(digest: Digest): Promise<RevisionLink | null> {
     const raw = await readOptional(this.driver, layout.revisionLink(this.name, digest));
@@ -203,6 +274,13 @@ function subjectOf(body: Buffer): Digest | null {
     return (json.subject?.digest as Digest | undefined) ?? null;
   } catch {
     return null;
+  }
+}
+
+/** The collector's untagged delete found a tag on the manifest: nothing deleted, nothing to report (a 4xx: no event). */
+export class ManifestTaggedError extends RegistryError {
+  constructor(digest: Digest) {
+    super('DENIED', `manifest ${digest} is tagged: not deleted as untagged`, { status: 409, detail: { digest } });
   }
 }
 

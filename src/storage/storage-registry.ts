@@ -8,7 +8,7 @@ import { MediaTypeCache } from './manifest-media-type.ts';
 import { ManifestStore } from './manifest-store.ts';
 import { ReferrerIndex } from './referrer-index.ts';
 import { ReferrerStore } from './referrer-store.ts';
-import type { Registry, Repository } from './repository.ts';
+import type { ManifestService, Registry, Repository } from './repository.ts';
 import { TagStore, compareCodeUnits } from './tag-store.ts';
 import { UploadHashes } from './upload-hashes.ts';
 import { UploadStore } from './upload-store.ts';
@@ -30,16 +30,32 @@ export class StorageRegistry implements Registry {
   }
 
   repository(name: RepoName): Repository {
+    return this.stores(name).repository;
+  }
+
+  /**
+   * The repository as the garbage collector deletes through it: `manifests.delete` removes an
+   * untagged manifest's revision and never a tag, refusing (ManifestTaggedError) a manifest a
+   * tag names by then (ManifestStore.deleteUntagged).
+   */
+  collectorRepository(name: RepoName): Repository {
+    const { repository, manifests } = this.stores(name);
+    return { ...repository, manifests: { ...bound(manifests), delete: (digest) => manifests.deleteUntagged(digest) } };
+  }
+
+  private stores(name: RepoName): { repository: Repository; manifests: ManifestStore } {
     const tags = new TagStore(name, this.driver, this.tagLocks);
     const referrers = new ReferrerStore(name, this.driver, this.referrerIndex);
-    return {
+    const manifests = new ManifestStore(name, this.driver, this.content, tags, referrers, this.manifestLocks, this.mediaTypes);
+    const repository: Repository = {
       name,
       blobs: new RepositoryBlobStore(name, this.content),
       uploads: new UploadStore(name, this.driver, this.content, this.uploadLocks, this.uploadHashes),
-      manifests: new ManifestStore(name, this.driver, this.content, tags, referrers, this.manifestLocks, this.mediaTypes),
+      manifests,
       tags,
       referrers,
     };
+    return { repository, manifests };
   }
 
   async catalog(n: number, last?: string): Promise<{ names: RepoName[]; more: boolean }> {
@@ -69,4 +85,14 @@ export class StorageRegistry implements Registry {
     await walk('');
     return names;
   }
+}
+
+/** A ManifestService of the store's methods, bound (so they can be spread into another object). */
+function bound(store: ManifestStore): ManifestService {
+  return {
+    put: (reference, content, contentType) => store.put(reference, content, contentType),
+    get: (reference, accept) => store.get(reference, accept),
+    stat: (reference, accept) => store.stat(reference, accept),
+    delete: (digest) => store.delete(digest),
+  };
 }

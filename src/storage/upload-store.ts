@@ -1,7 +1,7 @@
 import { randomUUID, createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { RegistryError } from '../oci/errors.ts';
+import { RegistryError, isRegistryError } from '../oci/errors.ts';
 import { digestAlgorithm, type Digest } from '../oci/digest.ts';
 import { MediaType } from '../oci/media-types.ts';
 import type { RepoName } from '../oci/names.ts';
@@ -11,6 +11,8 @@ import { Failpoints } from './failpoints.ts';
 import { layout, type UploadId } from './layout.ts';
 import { storageFull, storageUnavailable } from './storage-fault.ts';
 import { publishVerified } from './verified-publish.ts';
+import { unknownBlob } from './blob-store.ts';
+import { reclaimBlob } from './gc/reclaim.ts';
 import type { ContentStore } from './content-store.ts';
 import type { KeyedMutex } from './keyed-mutex.ts';
 import type { UploadHashes } from './upload-hashes.ts';
@@ -142,11 +144,26 @@ export class UploadStore implements UploadService {
 
   /** Publishes a verified upload: each step is idempotent, so a retry may run them all again. */
   private async finish(id: UploadId, state: UploadState, blob: CompletedBlob): Promise<BlobInfo> {
-    if (this.driver.shared) await publishVerified(this.driver, this.content, this.name, id, blob.digest);
-    else await this.content.publish(blob.digest, layout.uploadData(this.name, id));
+    const publish = () =>
+      this.driver.shared
+        ? publishVerified(this.driver, this.content, this.name, id, blob.digest)
+        : this.content.publish(blob.digest, layout.uploadData(this.name, id));
+    await publish();
     failpoint(Failpoints.blobPublished);
     await this.content.link(this.name, blob.digest);
     failpoint(Failpoints.blobLinked);
+    // Checked again now the link is written: publish skips a blob already stored, and a collector
+    // may have moved that one aside since. Taken back (reclaimBlob), or, dropped meanwhile,
+    // published from this upload's own bytes, which are still here when publish skipped them.
+    if (!(await reclaimBlob(this.driver, blob.digest))) {
+      await publish().catch((err: unknown) => {
+        if (!isNotFound(err) && !isRegistryError(err)) throw err; // no bytes of ours left: refused below
+      });
+      if (!(await reclaimBlob(this.driver, blob.digest))) {
+        await this.content.unlink(this.name, blob.digest).catch(() => undefined);
+        throw unknownBlob(blob.digest);
+      }
+    }
     // The session closes; its state stays (without data) until the purger takes it.
     try {
       await this.driver.delete(layout.uploadData(this.name, id));

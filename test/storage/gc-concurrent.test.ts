@@ -1,85 +1,18 @@
 import assert from 'node:assert/strict';
 import { stat } from 'node:fs/promises';
-import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, beforeEach, describe, it } from 'node:test';
-import { createLogger } from '../../src/logger.ts';
+import { beforeEach, describe, it } from 'node:test';
 import { FilesystemDriver } from '../../src/storage/filesystem-driver.ts';
 import { collectGarbage, type GcReport } from '../../src/storage/gc/garbage-collector.ts';
 import { StorageRegistry } from '../../src/storage/storage-registry.ts';
-import { Client, bytes } from '../helpers/client.ts';
-import { ForwardingDriver } from '../helpers/forwarding-driver.ts';
+import type { Client } from '../helpers/client.ts';
 import { ociImage, randomBlob, sha256, type ImageFixture } from '../helpers/oci.ts';
-import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
+import type { TestRegistry } from '../helpers/registry.ts';
+import { PausingDriver, blobFile, logger, mountOrPush, pullsCompletely, pushManifest, registryPerTest } from './gc-support.ts';
 
-const logger = createLogger('silent');
-
-/** Holds the first call that matches until released: the collector stopped between two of its steps. */
-class PausingDriver extends ForwardingDriver {
-  private gate: { method: 'move' | 'delete' | 'putContent'; match: (p: string) => boolean; reached: () => void; released: Promise<void> } | null = null;
-  private releaseGate: () => void = () => {};
-
-  pauseAt(method: 'move' | 'delete' | 'putContent', match: (p: string) => boolean): { reached: Promise<void>; release: () => void } {
-    let reached!: () => void;
-    const reachedP = new Promise<void>((resolve) => (reached = resolve));
-    const released = new Promise<void>((resolve) => (this.releaseGate = resolve));
-    this.gate = { method, match, reached, released };
-    return { reached: reachedP, release: () => this.releaseGate() };
-  }
-
-  private async hold(method: 'move' | 'delete' | 'putContent', p: string): Promise<void> {
-    const gate = this.gate;
-    if (!gate || gate.method !== method || !gate.match(p)) return;
-    this.gate = null;
-    gate.reached();
-    await gate.released;
-  }
-
-  override async move(source: string, dest: string): Promise<void> {
-    await this.hold('move', dest);
-    return super.move(source, dest);
-  }
-
-  override async putContent(p: string, content: Buffer | string): Promise<void> {
-    await this.hold('putContent', p);
-    return super.putContent(p, content);
-  }
-
-  override async delete(p: string): Promise<void> {
-    await this.hold('delete', p);
-    return super.delete(p);
-  }
-}
-
-/** Fetches a manifest and every blob it references, checking each digest. */
-async function pullsCompletely(client: Client, name: string, image: ImageFixture, reference = image.digest): Promise<void> {
-  const res = await client.fetch(`/v2/${name}/manifests/${reference}`, { headers: { accept: image.mediaType } });
-  assert.equal(res.status, 200, `${name}:${reference}`);
-  assert.equal(sha256(Buffer.from(await res.arrayBuffer())), image.digest);
-  for (const blob of [image.config, ...image.layers]) {
-    const got = await client.fetch(`/v2/${name}/blobs/${blob.digest}`);
-    assert.equal(got.status, 200, `${name} blob ${blob.digest}`);
-    assert.equal(sha256(Buffer.from(await got.arrayBuffer())), blob.digest);
-  }
-}
-
-/** A blob into `name`: mounted from `from` when the registry lets it, else uploaded in the session it opened. */
-async function mountOrPush(client: Client, name: string, from: string, blob: { data: Buffer; digest: string }): Promise<void> {
-  const res = await client.fetch(`/v2/${name}/blobs/uploads/?mount=${blob.digest}&from=${from}`, { method: 'POST' });
-  await res.arrayBuffer();
-  if (res.status === 201) return;
-  assert.equal(res.status, 202);
-  const location = res.headers.get('location')!;
-  const sep = location.includes('?') ? '&' : '?';
-  const put = await client.fetch(`${location}${sep}digest=${blob.digest}`, { method: 'PUT', body: bytes(blob.data) });
-  await put.arrayBuffer();
-  assert.equal(put.status, 201);
-}
-
-async function pushManifest(client: Client, name: string, tag: string, image: ImageFixture): Promise<void> {
-  const res = await client.pushManifest(name, tag, image.manifest, image.mediaType);
-  assert.equal(res.status, 201, await res.text());
-}
+/** Fetches a manifest (by the image's digest or `reference`) and every blob it references, checking each digest. */
+const pullsImage = (client: Client, name: string, image: ImageFixture, reference = image.digest): Promise<void> =>
+  pullsCompletely(client, name, reference, image.digest);
 
 const pausePoints = [
   { at: 'before it removes the first layer link', method: 'delete' as const, match: (p: string) => p.includes('/_layers/') },
@@ -88,13 +21,12 @@ const pausePoints = [
 ];
 
 describe('garbage collection racing pushes', { timeout: 60_000 }, () => {
+  const h = registryPerTest();
   let registry: TestRegistry;
   let client: Client;
-  beforeEach(async () => {
-    registry = await startTestRegistry();
-    client = new Client(registry.url);
+  beforeEach(() => {
+    ({ registry, client } = h);
   });
-  afterEach(() => registry.stop());
 
   for (const point of pausePoints) {
     it(`every image pushed while the collector is paused ${point.at} pulls whole, and the garbage still goes`, async () => {
@@ -133,20 +65,19 @@ describe('garbage collection racing pushes', { timeout: 60_000 }, () => {
       gate.release();
       const report: GcReport = await gc;
 
-      await pullsCompletely(client, 'by-mount', victim, 'v1');
-      await pullsCompletely(client, 'by-upload', victim, 'v1');
-      await pullsCompletely(client, 'fresh', fresh, 'v1');
+      await pullsImage(client, 'by-mount', victim, 'v1');
+      await pullsImage(client, 'by-upload', victim, 'v1');
+      await pullsImage(client, 'fresh', fresh, 'v1');
       // The collection did collect: the orphan and the victim's manifest link in "old" are gone.
-      const hex = orphan.digest.slice(7);
-      await assert.rejects(stat(path.join(registry.root, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data')));
+      await assert.rejects(stat(blobFile(registry.root, orphan.digest)));
       assert.ok(report.blobsRemoved >= 1, `removed ${report.blobsRemoved}`);
       assert.equal((await client.fetch(`/v2/junk/blobs/${orphan.digest}`, { method: 'HEAD' })).status, 404);
       // A second collection (nothing racing) finds nothing more of the pushed images to take.
       await sleep(20);
       await collectGarbage(registry.registry, { dryRun: false, deleteUntagged: true, delayMs: 0 }, logger);
-      await pullsCompletely(client, 'by-mount', victim, 'v1');
-      await pullsCompletely(client, 'by-upload', victim, 'v1');
-      await pullsCompletely(client, 'fresh', fresh, 'v1');
+      await pullsImage(client, 'by-mount', victim, 'v1');
+      await pullsImage(client, 'by-upload', victim, 'v1');
+      await pullsImage(client, 'fresh', fresh, 'v1');
     });
   }
 
@@ -171,7 +102,7 @@ describe('garbage collection racing pushes', { timeout: 60_000 }, () => {
     await put;
     assert.equal(report.blobsRemoved, 0);
     assert.equal(report.layerLinksRemoved, 0);
-    await pullsCompletely(client, 'stale', victim, 'v1');
+    await pullsImage(client, 'stale', victim, 'v1');
   });
 
   it('random pushes and deletes during repeated collections: every image pushed and not deleted pulls whole', async () => {
@@ -210,12 +141,12 @@ describe('garbage collection racing pushes', { timeout: 60_000 }, () => {
     await Promise.all([worker(0), worker(1), worker(2), worker(3), collector()]);
     assert.ok(runs.length >= 3, `${runs.length} collections`);
     assert.ok(pushes >= 10 && deletes >= 2, `${pushes} pushes, ${deletes} deletes`);
-    for (const { name, image } of live) await pullsCompletely(client, name, image);
+    for (const { name, image } of live) await pullsImage(client, name, image);
     // Once the delay has passed, the deleted images' own blobs go; the live ones stay whole.
     await sleep(delayMs + 50);
     const last = await registry.collectGarbage({ dryRun: false, deleteUntagged: false, delayMs });
     const freed = runs.reduce((n, r) => n + r.bytesFreed, last.bytesFreed);
     assert.ok(freed > 0, 'the deleted images freed bytes');
-    for (const { name, image } of live) await pullsCompletely(client, name, image);
+    for (const { name, image } of live) await pullsImage(client, name, image);
   });
 });

@@ -3,46 +3,14 @@ import { mkdir, readdir, rename, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { createLogger } from '../../src/logger.ts';
 import { collectGarbage, type GcOptions } from '../../src/storage/gc/garbage-collector.ts';
 import { Client } from '../helpers/client.ts';
-import { imageIndex, manifestDescriptor, ociImage, randomBlob, sha256, type ImageFixture } from '../helpers/oci.ts';
+import { imageIndex, manifestDescriptor, ociImage, randomBlob, type ImageFixture } from '../helpers/oci.ts';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
 import { startS3rver, type TestS3 } from '../helpers/s3rver.ts';
+import { aged, deleteManifest, logger, pullsCompletely, registryPerTest, status } from './gc-support.ts';
 
-const logger = createLogger('silent');
 const GC: GcOptions = { dryRun: false, deleteUntagged: false, delayMs: 0 };
-
-/** Fetches a manifest and every blob and child it references, checking each digest. */
-async function pullsCompletely(client: Client, name: string, reference: string): Promise<void> {
-  const res = await client.fetch(`/v2/${name}/manifests/${reference}`, {
-    headers: { accept: 'application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json' },
-  });
-  assert.equal(res.status, 200, `${name}:${reference} manifest`);
-  const body = Buffer.from(await res.arrayBuffer());
-  if (reference.startsWith('sha256:')) assert.equal(sha256(body), reference);
-  const json = JSON.parse(body.toString('utf8')) as {
-    config?: { digest: string };
-    layers?: { digest: string }[];
-    manifests?: { digest: string }[];
-  };
-  for (const child of json.manifests ?? []) await pullsCompletely(client, name, child.digest);
-  for (const d of [...(json.config ? [json.config] : []), ...(json.layers ?? [])]) {
-    const blob = await client.fetch(`/v2/${name}/blobs/${d.digest}`, { redirect: 'follow' });
-    assert.equal(blob.status, 200, `${name} blob ${d.digest}`);
-    assert.equal(sha256(Buffer.from(await blob.arrayBuffer())), d.digest);
-  }
-}
-
-async function status(client: Client, p: string, method = 'GET'): Promise<number> {
-  const res = await client.fetch(p, { method });
-  await res.arrayBuffer();
-  return res.status;
-}
-
-async function deleteManifest(client: Client, name: string, digest: string): Promise<void> {
-  assert.equal(await status(client, `/v2/${name}/manifests/${digest}`, 'DELETE'), 202);
-}
 
 async function catalog(client: Client): Promise<string[]> {
   const res = await client.fetch('/v2/_catalog');
@@ -69,17 +37,15 @@ const sizeOf = (image: ImageFixture): number =>
   image.manifest.length + image.config.data.length + image.layers.reduce((n, l) => n + l.data.length, 0);
 
 describe('garbage collection', { timeout: 60_000 }, () => {
+  const h = registryPerTest();
   let registry: TestRegistry;
   let client: Client;
-  beforeEach(async () => {
-    registry = await startTestRegistry();
-    client = new Client(registry.url);
+  beforeEach(() => {
+    ({ registry, client } = h);
   });
-  afterEach(() => registry.stop());
 
-  /** Ages everything written so far past a delay of 0 (mtimes have ms resolution). */
   const collect = async (options: Partial<GcOptions> = {}) => {
-    await sleep(15);
+    await aged();
     return collectGarbage(registry.registry, { ...GC, ...options }, logger);
   };
 

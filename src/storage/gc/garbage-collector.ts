@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Digest } from '../../oci/digest.ts';
 import type { RepoName } from '../../oci/names.ts';
 import { layout } from '../layout.ts';
+import { ManifestTaggedError } from '../manifest-store.ts';
 import type { Repository } from '../repository.ts';
 import type { StorageRegistry } from '../storage-registry.ts';
 import { ManifestReader, markAll } from './mark.ts';
@@ -20,8 +21,11 @@ export interface GcOptions {
 export const MAX_SETTLE_MS = 5_000;
 
 export interface GcDependencies {
-  /** The repository the collector deletes through: the notifier's listening one, so deletions emit events. */
-  repository?: (name: RepoName) => Repository;
+  /**
+   * Decorates the repository the collector deletes through (StorageRegistry.collectorRepository):
+   * the notifier's listener, so deletions emit events.
+   */
+  listen?: (repo: Repository) => Repository;
   now?: () => Date;
   /** The wait before the last look (tests hold the collector there); default a timer. */
   sleep?: (ms: number) => Promise<void>;
@@ -49,7 +53,8 @@ export interface GcReport {
  * no repository references any more (blobs are global: no repository to name, no event), and
  * repositories left with nothing (they leave the catalog).
  *
- * Safe against concurrent pushes, on one process or several sharing a bucket, by three rules:
+ * Safe against concurrent pushes, on one process or several sharing a bucket, by three rules of
+ * the collector and one of the writers:
  *  1. Grace by age: nothing whose data, revision link or layer link was written after
  *     `cutoff = start - delay` is a candidate. A push writes every link it makes (a layer link at
  *     upload completion or mount, a revision link at every manifest PUT, even of bytes already
@@ -59,17 +64,34 @@ export interface GcReport {
  *  2. Fresh marks after choosing: the candidates are chosen from a first mark, then everything is
  *     marked again from a fresh listing before anything is removed, and a candidate marked then
  *     (or whose link was rewritten: age checked again at removal) stays.
- *  3. Move aside, settle, look, then delete: candidate blob data is moved out of blobs/ first. A
- *     push that checks for the blob after the move finds it missing and brings its own copy (upload
- *     or a refused mount). One that checked before the move has, after the settle time
- *     (min(delay, MAX_SETTLE_MS)), written what it was writing; the last look marks every
- *     repository again (manifests still held are read where they are held) and lists their links,
- *     and a held blob linked or referenced then is put back, as is a layer link this run removed
- *     that a manifest pushed since references (its delete event has gone out).
- * What is left (README, "Garbage collection"): a request whose check-then-write takes longer than
- * the settle time; a tag pushed onto an old untagged manifest between the last check and its
- * delete (the delete takes the tag too); an upload started in a repository as it is removed.
- * Closing those needs the write paths to check again after writing.
+ *  3. Move aside, settle, look, then delete: candidate blob data is moved out of blobs/ into
+ *     `_gc/<run>/` (HOLD), and after a settle time (min(delay, MAX_SETTLE_MS)) every repository
+ *     is listed and marked again (LOOK; manifests still held are read where they are held): a held
+ *     blob linked or referenced then is put back, as is a layer link this run removed that a
+ *     manifest pushed since references (its delete event has gone out); the rest is deleted (DROP).
+ *  4. The writers check again after writing (reclaim.ts): a manifest PUT once its revision link
+ *     is written (each referenced blob in blobs/ and layer-linked, a link the collector removed
+ *     written again; each child's revision there), a mount and an upload completion once their
+ *     layer link is written. A blob missing
+ *     from blobs/ is taken back from `_gc/` (RECLAIM: a move, atomic against DROP's delete of the
+ *     same path); one gone for good makes the write undo its link and fail (MANIFEST_BLOB_UNKNOWN,
+ *     BLOB_UNKNOWN; a mount is refused, the client uploads): a 4xx, so the change emits no event.
+ * Why 3 and 4 close the check-then-write race, whatever the request's speed: the writer does
+ * WRITE(link) then RECHECK, the collector HOLD then LOOK, each in order on strongly consistent
+ * storage, so one of the two sees the other. RECHECK before HOLD: WRITE < HOLD < LOOK, and LOOK
+ * sees the link and puts the blob back. RECHECK after HOLD: the blob is missing; before DROP,
+ * RECLAIM takes it back (DROP then finds nothing and keeps it, or LOOK saw the link and restore
+ * finds it in place); after DROP, LOOK came before WRITE (else it had kept the blob), and the
+ * write is undone. A layer link this run removed is put back by LOOK (which saw the revision) or
+ * by RECHECK (which saw the link gone): REMOVE then LOOK vs WRITE then RECHECK.
+ * `--delete-untagged`: the delete takes the revision only, never a tag, and looks for tags before
+ * and after removing it; a push writes its tag, then checks its revision and writes it again if it
+ * is gone. One of the two sees the other: the revision is put back (no event), or written again by
+ * the push, which then checks its references once more (its push event follows the delete's).
+ * What is left (README, "Garbage collection"): a push by digest alone (no tag) of the exact bytes
+ * of an old untagged manifest, from another process, whose revision write and re-check both fall
+ * between the collector's last look at that revision and its delete (the push is answered and the
+ * manifest is gone); an upload started in a repository as it is removed.
  */
 export async function collectGarbage(
   registry: StorageRegistry,
@@ -79,7 +101,8 @@ export async function collectGarbage(
 ): Promise<GcReport> {
   const now = deps.now ?? (() => new Date());
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const repository = deps.repository ?? ((name: RepoName) => registry.repository(name));
+  const listen = deps.listen ?? ((repo: Repository) => repo);
+  const repository = (name: RepoName) => listen(registry.collectorRepository(name));
   const driver = registry.driver;
   const started = now();
   const cutoff = new Date(started.getTime() - options.delayMs);
@@ -152,17 +175,23 @@ export async function collectGarbage(
     return report;
   }
 
-  // Untagged manifests, each checked again right before (still untagged, link not rewritten).
+  // Untagged manifests, each checked again right before (link not rewritten); the delete itself
+  // looks for tags before and after it removes the revision (ManifestStore.deleteUntagged).
   for (const { name, digest } of untagged) {
-    const repo = registry.repository(name);
     const link = await statOptional(driver, layout.revisionLink(name, digest));
-    if (!link || link.modifiedAt >= cutoff || (await repo.tags.pointingAt(digest)).length > 0) {
+    if (!link || link.modifiedAt >= cutoff) {
       report.kept.reclaimedByPush++;
       continue;
     }
-    if (await unlessGone(() => repository(name).manifests.delete(digest))) {
-      report.manifestsRemoved++;
-      logger.info({ repository: name, digest }, `${prefix} untagged manifest`);
+    try {
+      if (await unlessGone(() => repository(name).manifests.delete(digest))) {
+        report.manifestsRemoved++;
+        logger.info({ repository: name, digest }, `${prefix} untagged manifest`);
+      }
+    } catch (err) {
+      if (!(err instanceof ManifestTaggedError)) throw err;
+      report.kept.reclaimedByPush++;
+      logger.info({ repository: name, digest }, 'gc: an untagged manifest chosen for removal was tagged meanwhile; kept');
     }
   }
 

@@ -1,5 +1,4 @@
 import type { Logger } from 'pino';
-import type { RepoName } from '../../oci/names.ts';
 import type { Repository } from '../repository.ts';
 import type { StorageRegistry } from '../storage-registry.ts';
 import { collectGarbage, type GcOptions, type GcReport } from './garbage-collector.ts';
@@ -12,18 +11,18 @@ export interface GcSchedule {
 
 /**
  * The online collection, as the upload purger is scheduled: every `intervalMs` while `enabled`.
- * `repositories` is asked once per run for the repositories it deletes through (the notifier's,
- * with that run's internal request context), so every run's events share one request id.
+ * `listener` is asked once per run for the decorator of the repositories it deletes through (the
+ * notifier's, with that run's internal request context), so every run's events share one request id.
  */
 export function scheduleGarbageCollection(
   registry: StorageRegistry,
   settings: { enabled: boolean; intervalMs: number; delayMs: number; deleteUntagged: boolean },
-  repositories: () => (name: RepoName) => Repository,
+  listener: () => (repo: Repository) => Repository,
   logger: Logger,
 ): GcSchedule {
   let running: Promise<unknown> = Promise.resolve();
   const run = (options: GcOptions): Promise<GcReport> => {
-    const next = running.then(() => collectGarbage(registry, options, logger, { repository: repositories() }));
+    const next = running.then(() => collectGarbage(registry, options, logger, { listen: listener() }));
     running = next.catch(() => undefined);
     return next;
   };

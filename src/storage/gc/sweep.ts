@@ -1,16 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { digestAlgorithm, digestHex, tryParseDigest, type Digest } from '../../oci/digest.ts';
+import { tryParseDigest, type Digest } from '../../oci/digest.ts';
+import { failpoint } from '../../failpoint.ts';
 import { isRegistryError } from '../../oci/errors.ts';
 import type { RepoName } from '../../oci/names.ts';
 import { exists, listOptional, readOptional } from '../content-store.ts';
 import { isNotFound, type FileInfo, type StorageDriver } from '../driver.ts';
-import { STORAGE_PREFIX, layout, parseUploadId } from '../layout.ts';
+import { Failpoints } from '../failpoints.ts';
+import { layout, parseUploadId } from '../layout.ts';
 import type { Repository } from '../repository.ts';
 import { readRepository } from './mark.ts';
+import { QUARANTINE_ROOT, heldPath } from './reclaim.ts';
 
-/** Where blobs wait, moved aside, for the last look before they are deleted (ours; Distribution never reads it). */
-export const QUARANTINE_ROOT = `${STORAGE_PREFIX}/_gc`;
+export { QUARANTINE_ROOT };
 
 /** Every blob's data file under blobs/, with its stat. */
 export async function listBlobs(driver: StorageDriver): Promise<Map<Digest, FileInfo>> {
@@ -55,7 +57,8 @@ export async function unlessGone(task: () => Promise<unknown>): Promise<boolean>
  * is seen by the look that follows it (`linkedNow`), and the blob is put back.
  */
 export class Quarantine {
-  private readonly dir = `${QUARANTINE_ROOT}/${randomUUID()}`;
+  private readonly run = randomUUID();
+  private readonly dir = `${QUARANTINE_ROOT}/${this.run}`;
   private readonly held = new Map<Digest, number>();
 
   constructor(
@@ -64,13 +67,14 @@ export class Quarantine {
   ) {}
 
   private path(digest: Digest): string {
-    return `${this.dir}/${digestAlgorithm(digest)}-${digestHex(digest)}`;
+    return heldPath(this.run, digest);
   }
 
   /** Moves the blob's data aside; false when it was gone already. */
   async hold(digest: Digest, size: number): Promise<boolean> {
     if (!(await unlessGone(() => this.driver.move(layout.blobData(digest), this.path(digest))))) return false;
     this.held.set(digest, size);
+    failpoint(Failpoints.gcBlobHeld);
     return true;
   }
 
@@ -89,13 +93,18 @@ export class Quarantine {
     if (await exists(this.driver, layout.blobData(digest))) await unlessGone(() => this.driver.delete(held));
     else await unlessGone(() => this.driver.move(held, layout.blobData(digest)));
     this.held.delete(digest);
+    failpoint(Failpoints.gcBlobRestored);
   }
 
   /** Deletes the held copy for good; its size, or null when another collector's recovery put it back first. */
   async drop(digest: Digest): Promise<number | null> {
     const size = this.held.get(digest) ?? 0;
     this.held.delete(digest);
-    return (await unlessGone(() => this.driver.delete(this.path(digest)))) ? size : null;
+    // A write path that linked the blob may take it back at the same instant (reclaimBlob): the
+    // move and this delete of one path are atomic against each other, so one of the two wins.
+    const dropped = await unlessGone(() => this.driver.delete(this.path(digest)));
+    if (dropped) failpoint(Failpoints.gcBlobDropped);
+    return dropped ? size : null;
   }
 
   /**
@@ -151,8 +160,11 @@ export async function linkedNow(driver: StorageDriver, names: readonly RepoName[
  * served nothing through it, so there is nothing to report).
  */
 export async function removeLayerLink(driver: StorageDriver, repo: Repository, digest: Digest): Promise<boolean> {
-  if (await exists(driver, layout.blobData(digest))) return unlessGone(() => repo.blobs.delete(digest));
-  return unlessGone(() => driver.delete(layout.layerDir(repo.name, digest)));
+  const removed = (await exists(driver, layout.blobData(digest)))
+    ? await unlessGone(() => repo.blobs.delete(digest))
+    : await unlessGone(() => driver.delete(layout.layerDir(repo.name, digest)));
+  if (removed) failpoint(Failpoints.gcLinkRemoved);
+  return removed;
 }
 
 /**
