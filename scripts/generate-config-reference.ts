@@ -206,6 +206,8 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   'notifications.outbox.postgres.ssl.insecureskipverify': 'Do not verify the server\'s certificate.',
   'notifications.outbox.postgres.connecttimeout': 'How long a connection may take.',
   'notifications.admin.allowremote': 'With auth off, the operator API answers clients other than loopback (after trusted proxies).',
+  'notifications.admin.allowprivatetargets': '`true`: endpoints created through the operator API may target loopback, private and link-local addresses (the SSRF guard off).',
+  'notifications.admin.allowtargets': 'Targets runtime endpoints may have despite the SSRF guard: hosts, `host:port` or CIDRs (config endpoints are never checked).',
   'ui.enabled': '`false`: the image import (`POST /ui/import`) is not registered.',
   'ui.import.maxsize': 'Largest archive `POST /ui/import` accepts, in bytes (413 `TOO_LARGE` beyond); spooled in `<rootdirectory>/_import` while imported.',
   'health.storagedriver': 'Absent: `/readyz` checks the storage at each request (within 2 s). Present: as `enabled` says.',
