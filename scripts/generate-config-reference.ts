@@ -95,6 +95,7 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   'http.tls.clientcas': 'PEM CA files: with any, every client must present a certificate signed by one (mutual TLS).',
   'http.tls.clientauth': 'Only Distribution\'s default mode is implemented.',
   'http.tls.minimumtls': 'Lowest TLS version offered; `tls1.0` and `tls1.1` stop the start.',
+  'http.tls.ciphersuites': 'The TLS 1.2 suites offered, in order, by Go\'s names as Distribution takes them: the ECDHE ones (`TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256`, ...), given to OpenSSL by its names; empty: Node\'s defaults. TLS 1.3 names are taken and change nothing (TLS 1.3 keeps its suites, as in Go). An unknown name, a static-RSA or 3DES suite, or TLS 1.3 names only stop the start.',
   'http.debug': 'The debug listener, off the public port.',
   'http.debug.addr': 'The debug listener, where metrics are served; off when absent.',
   'http.debug.prometheus.enabled': 'Serve Prometheus metrics on the debug listener.',

@@ -57,7 +57,6 @@ describe('configuration: parseConfig', () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ auth: { silly: { realm: 'r', service: 's' } } }, 'auth.silly'],
       [{ http: { tls: { certificate: '/c', key: '/k', letsencrypt: { cachefile: '/le', email: 'a@example.com' } } } }, 'http.tls.letsencrypt'],
-      [{ http: { tls: { certificate: '/c', key: '/k', ciphersuites: ['TLS_AES_128_GCM_SHA256'] } } }, 'http.tls.ciphersuites'],
       [{ http: { prefix: '/registry' } }, 'http.prefix'],
       [{ proxy: { remoteurl: 'https://registry-1.docker.io' } }, 'proxy'],
       [{ storage: { s3: { bucket: 'b', region: 'r', objectacl: 'public-read' } } }, 'storage.s3.objectacl'],
