@@ -5,6 +5,8 @@ import { readEntries, type TarEntry } from './tar-entries.ts';
 
 /** The largest JSON file (index, manifest, image config) read whole; layers are never read whole. */
 export const MAX_JSON_BYTES = 8 * 1024 * 1024;
+/** Entries an archive may hold: an image has a few per layer; this bounds the catalog's memory. */
+export const MAX_ENTRIES = 100_000;
 /** Links followed from one name before it is taken for a loop. */
 const MAX_LINK_HOPS = 8;
 /** The files at the archive's top that say which format it is; read in the first pass. */
@@ -25,10 +27,18 @@ export class ArchiveCatalog {
     const entries = new Map<string, TarEntry>();
     const top = new Map<string, Buffer>();
     await readEntries(file, async (entry, body) => {
+      if (entries.size >= MAX_ENTRIES && !entries.has(entry.name)) {
+        throw new ArchiveError(`the archive holds more than ${MAX_ENTRIES} entries`, { limit: MAX_ENTRIES });
+      }
       entries.set(entry.name, entry); // a later entry of the same name replaces an earlier one, as tar does
       if (entry.kind === 'file' && TOP_FILES.includes(entry.name)) top.set(entry.name, await readSmall(entry, body));
     });
     return new ArchiveCatalog(file, entries, top);
+  }
+
+  /** The size of the regular file `name` (resolved), or 0. */
+  sizeOf(name: string): number {
+    return this.entries.get(name)?.size ?? 0;
   }
 
   /** The regular file `name` stands for, links followed; null when there is none. */

@@ -11,6 +11,8 @@ import { DEFAULT_TAG, REF_NAME, tagOfName } from './tag-choice.ts';
 
 /** Indexes inside indexes, at most this deep (the spec allows nesting; real images use one level). */
 const MAX_DEPTH = 4;
+/** All manifests of one import together, held in memory while it runs (each is at most 4 MiB). */
+const MAX_MANIFEST_TOTAL = 64 * 1024 * 1024;
 
 interface Found {
   descriptor: Descriptor;
@@ -69,11 +71,16 @@ function chooseEntry(entries: Descriptor[], wantedTag: Tag | null): Descriptor |
 /** Every manifest reachable from `roots`, read and checked, one pass over the archive per level. */
 async function readManifests(catalog: ArchiveCatalog, roots: Descriptor[]): Promise<Map<Digest, Found>> {
   const found = new Map<Digest, Found>();
+  let held = 0;
   let level = roots;
   for (let depth = 0; level.length > 0; depth++) {
     if (depth >= MAX_DEPTH) throw new ArchiveError(`indexes are nested more than ${MAX_DEPTH} deep`, { limit: MAX_DEPTH });
     const unread = [...new Map(level.filter((d) => !found.has(d.digest)).map((d) => [d.digest, d])).values()];
     const names = new Map(unread.map((d) => [d.digest, entryOf(catalog, d, 'manifest')]));
+    held += [...names.values()].reduce((n, name) => n + catalog.sizeOf(name), 0);
+    if (held > MAX_MANIFEST_TOTAL) {
+      throw new ArchiveError(`the manifests of the archive come to more than ${MAX_MANIFEST_TOTAL} bytes`, { limit: MAX_MANIFEST_TOTAL });
+    }
     const contents = await catalog.readWhole(names.values());
     level = [];
     for (const d of unread) {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -20,6 +20,15 @@ import { sha256 } from '../helpers/oci.ts';
  * admin) and one webhook endpoint on loopback.
  */
 const MAX_SIZE = 256 * 1024;
+
+/** Polls `condition` every 20 ms for up to 5 s. */
+async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) assert.fail(`waited 5 s: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
 describe('importing an image archive without a client (POST /ui/import)', { timeout: 60_000 }, () => {
@@ -201,9 +210,34 @@ describe('importing an image archive without a client (POST /ui/import)', { time
       await assertNothingTagged('imp/anon');
     });
 
-    it('refuses an invalid repository name as the /v2/ API does, with 400 INVALID_PARAMETER', async () => {
+    it('refuses an invalid repository name as the /v2/ API does, and a body that is no form, with 400 INVALID_PARAMETER', async () => {
       const error = await expectAdminError(await postImport(registry.url, { repository: 'Bad Name', archive: src.ociArchive }, alice()), 400, 'INVALID_PARAMETER');
       assert.equal((error.detail as { field?: string }).field, 'repository');
+      const json = await fetch(new URL('/ui/import', registry.url), {
+        method: 'POST', body: JSON.stringify({ repository: 'imp/json' }), headers: { authorization: alice(), 'content-type': 'application/json' },
+      });
+      assert.equal((await expectAdminError(json, 400, 'INVALID_PARAMETER') as { detail: { field: string } }).detail.field, 'archive');
+    });
+
+    it('removes the spooled part of an upload the client gave up on', async () => {
+      const boundary = `----dockyard${randomBytes(8).toString('hex')}`;
+      const head = `--${boundary}\r\nContent-Disposition: form-data; name="repository"\r\n\r\nimp/aborted\r\n--${boundary}\r\n`
+        + 'Content-Disposition: form-data; name="archive"; filename="a.tar"\r\nContent-Type: application/x-tar\r\n\r\n';
+      const aborted = new AbortController();
+      const chunks = [Buffer.from(head), randomBytes(32 * 1024)];
+      // The head and part of the file, then nothing more until the client gives up.
+      const body = new ReadableStream<Uint8Array>({ pull: (c) => (chunks.length > 0 ? c.enqueue(chunks.shift()!) : new Promise(() => {})) });
+      const request = fetch(new URL('/ui/import', registry.url), {
+        method: 'POST', body, duplex: 'half', signal: aborted.signal,
+        headers: { authorization: alice(), 'content-type': `multipart/form-data; boundary=${boundary}` },
+      } as RequestInit).catch((err: unknown) => err);
+      const spool = path.join(registry.root, '_import');
+      const spooled = async () => (await Promise.all((await readdir(spool)).map((d) => stat(path.join(spool, d, 'archive')).then((s) => s.size, () => 0)))).some((n) => n > 0);
+      await until(spooled, 'part of the archive is spooled');
+      aborted.abort();
+      assert.ok((await request) instanceof Error, 'the client gave up');
+      await until(async () => (await readdir(spool)).length === 0, 'the spool directory is empty again');
+      await assertNothingTagged('imp/aborted');
     });
 
     it('queued no manifest event for any refused import (the last import, legacy, was delivered after them all)', async () => {
@@ -219,15 +253,22 @@ describe('importing an image archive without a client (POST /ui/import)', { time
   });
 });
 
-describe('POST /ui/import with ui.enabled false', { timeout: 30_000 }, () => {
-  let registry: TestRegistry;
-  before(async () => {
-    registry = await startTestRegistry({ ui: { enabled: false } });
-  });
-  after(() => registry?.stop());
-
-  it('is not registered: 404', async () => {
-    const res = await fetch(new URL('/ui/import', registry.url), { method: 'POST', body: new FormData() });
-    assert.equal(res.status, 404, await res.text());
-  });
+describe('POST /ui/import in other configurations', { timeout: 30_000 }, () => {
+  for (const [setting, config, status] of [
+    ['ui.enabled: false (not registered)', { ui: { enabled: false } }, 404],
+    ['storage.maintenance.readonly.enabled: true (a write)', { storage: { maintenance: { readonly: { enabled: true } } } }, 405],
+  ] as const) {
+    it(`answers ${status} with ${setting}`, async () => {
+      const registry = await startTestRegistry(config);
+      try {
+        const form = new FormData();
+        form.set('repository', 'imp/other');
+        form.set('archive', new Blob([randomBytes(1024)]), 'a.tar');
+        const res = await fetch(new URL('/ui/import', registry.url), { method: 'POST', body: form });
+        assert.equal(res.status, status, await res.text());
+      } finally {
+        await registry.stop();
+      }
+    });
+  }
 });

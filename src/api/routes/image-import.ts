@@ -1,4 +1,4 @@
-import type { Request, Response, Router } from 'express';
+import type { ErrorRequestHandler, Request, Response, Router } from 'express';
 import multer from 'multer';
 import * as path from 'node:path';
 import { importArchive } from '../../import/image-import.ts';
@@ -14,6 +14,13 @@ import { location } from '../resource.ts';
 
 const FIELD_LIMITS = { fields: 4, fieldSize: 1024, files: 1, parts: 5, fieldNameSize: 100 } as const;
 const SPOOLED_NAME = 'archive';
+/**
+ * A refusal before the body is read (401, 403, read-only) waits for this much of it to arrive and
+ * be dropped, so that a browser or fetch still sending a small archive gets the answer rather than
+ * a reset; beyond it the connection is closed, as an anonymous caller may not make us read more.
+ */
+const REFUSAL_DRAIN_BYTES = 4 * 1024 * 1024;
+const REFUSAL_DRAIN_MS = 5_000;
 
 /**
  * `POST /ui/import`: an image archive (OCI image layout or `docker save` tarball, gzip'd or not)
@@ -31,7 +38,7 @@ export function registerImageImportRoutes(router: Router, deps: ApiDeps): void {
   const { maxBytes, spoolDir } = deps.ui.import;
   const spool = new Spool(spoolDir);
 
-  router.post('/ui/import', deps.guards.admin, async (req, res) => {
+  router.post('/ui/import', deps.guards.admin, async (req: Request, res: Response) => {
     if (deps.readOnly) {
       throw new RegistryError('UNSUPPORTED', 'the registry is in read-only mode (storage.maintenance.readonly.enabled: true)', {
         detail: { method: req.method, setting: 'storage.maintenance.readonly.enabled' },
@@ -64,8 +71,25 @@ export function registerImageImportRoutes(router: Router, deps: ApiDeps): void {
     } finally {
       await upload.remove();
     }
-  });
+  }, drainBeforeRefusal);
 }
+
+/** Route-level error handler: reads (and drops) a little of an unread body, then passes the error on. */
+const drainBeforeRefusal: ErrorRequestHandler = (err, req, _res, next) => {
+  if (req.complete || req.destroyed) return next(err);
+  let seen = 0;
+  const done = () => {
+    clearTimeout(timer);
+    req.off('data', count).off('end', done).off('error', done).off('close', done);
+    next(err);
+  };
+  const count = (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > REFUSAL_DRAIN_BYTES) done(); // the renderer closes the connection on an unread body
+  };
+  const timer = setTimeout(done, REFUSAL_DRAIN_MS);
+  req.on('data', count).once('end', done).once('error', done).once('close', done);
+};
 
 /** Parses the multipart body, the archive streamed into `dir`; returns the spooled file. */
 async function receiveArchive(req: Request, res: Response, dir: string, maxBytes: number): Promise<string> {
