@@ -3,10 +3,12 @@ import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import type { EndpointStatus } from '../../src/notify/admin.ts';
+import { guardedLookup } from '../../src/notify/endpoint-targets.ts';
 import { randomBlob } from '../helpers/oci.ts';
+import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { WebhookReceiver } from '../helpers/receiver.ts';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
-import { NotifyClient } from './support.ts';
+import { eventually, NotifyClient } from './support.ts';
 
 /**
  * Endpoints created, changed and removed through the operator API while the registry runs: real
@@ -286,5 +288,62 @@ describe('runtime endpoints beside config endpoints: the guard, read-only config
     assert.equal(patched.status, 200, JSON.stringify(patched.body));
     assert.equal(patched.body.inbox, true);
     assert.equal((await api(registry.url, 'DELETE', '/notifications/endpoints/box?pending=discard')).status, 204);
+  });
+});
+
+describe('the target guard at connection time', () => {
+  it('refuses a name that resolves to loopback when the delivery thread connects (DNS rebinding)', async () => {
+    const lookup = guardedLookup({ allowPrivate: false, allow: [] }, 80);
+    const refused = await new Promise<NodeJS.ErrnoException | null>((resolve) => lookup('localhost', {}, (err) => resolve(err)));
+    assert.equal(refused?.code, 'ETARGETFORBIDDEN');
+    assert.match(refused?.message ?? '', /localhost resolves to/);
+    const allowed = guardedLookup({ allowPrivate: false, allow: ['localhost:80'] }, 80);
+    const address = await new Promise<string>((resolve, reject) => allowed('localhost', {}, (err, a) => (err ? reject(err) : resolve(a as string))));
+    assert.ok(address.length > 0);
+  });
+});
+
+describe('runtime endpoints on a shared PostgreSQL outbox', { timeout: 40_000 }, () => {
+  let db: TestPostgres;
+  let receiver: WebhookReceiver;
+  let a: TestRegistry;
+  let b: TestRegistry;
+
+  before(async () => {
+    db = await startPostgres();
+    receiver = await WebhookReceiver.start();
+    const config = { notifications: { outbox: { postgres: { url: db.url } }, admin: { allowtargets: [`127.0.0.1:${receiver.port}`] } } };
+    a = await startTestRegistry(config);
+    b = await startTestRegistry(config);
+  });
+  after(async () => {
+    await a?.stop();
+    await b?.stop();
+    await receiver?.close();
+    await db?.stop();
+  });
+
+  it('an endpoint created on replica A is picked up by B and delivered by whichever holds its lease, once', async () => {
+    const created = await api(a.url, 'POST', '/notifications/endpoints', { name: 'shared', url: receiver.url(), ...FAST });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const started = Date.now();
+    await eventually(async () => (await endpoints(b.url)).some((e) => e.name === 'shared' && e.source === 'runtime'), 'B lists the endpoint', 5_000);
+    assert.ok(Date.now() - started < 2_500, `B picked it up in ${Date.now() - started} ms`);
+    const delivering = async () => (await Promise.all([a, b].map(async (r) => (await endpoints(r.url)).find((e) => e.name === 'shared')?.delivering === true))).filter(Boolean).length;
+    await eventually(async () => (await delivering()) === 1, 'one replica holds the lease', 5_000);
+    await pushBlob(new NotifyClient(b.url), 'shared/from-b');
+    await pushBlob(new NotifyClient(a.url), 'shared/from-a');
+    await receiver.waitFor(2);
+    await sleep(200);
+    assert.deepEqual(receiver.events().map((e) => e.target.repository).sort(), ['shared/from-a', 'shared/from-b']);
+  });
+
+  it('removed on B, it stops on A too', async () => {
+    assert.equal((await api(b.url, 'DELETE', '/notifications/endpoints/shared?pending=discard')).status, 204);
+    await eventually(async () => !(await endpoints(a.url)).some((e) => e.name === 'shared'), 'A no longer lists it', 5_000);
+    const before = receiver.requests.length;
+    await pushBlob(new NotifyClient(a.url), 'shared/after');
+    await sleep(500);
+    assert.equal(receiver.requests.length, before);
   });
 });
