@@ -5,10 +5,11 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Event } from '../../src/notify/event.ts';
-import { readDirCopy, Skopeo } from '../e2e/skopeo-fixtures.ts';
+import { readDirCopy, Skopeo, tar } from '../e2e/skopeo-fixtures.ts';
 import { basic, htpasswdAuth, makeUsers, removeUsers, type Users } from '../auth/service-support.ts';
 import {
-  gunzip, makeSourceArchives, postImport, writeLayoutMissingBlob, writeLegacyDockerSave, writeTamperedLayout, type SourceArchives,
+  gunzip, makeSourceArchives, postImport, writeLayoutMissingBlob, writeLegacyDockerSave, writeTamperedLayout, writeUnnamedPlatformsLayout,
+  type SourceArchives,
 } from '../helpers/image-archives.ts';
 import { WebhookReceiver } from '../helpers/receiver.ts';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
@@ -107,6 +108,15 @@ describe('importing an image archive without a client (POST /ui/import)', { time
     }
   });
 
+  it('imports the same archive again without uploading a blob twice: only the new tag is pushed', async () => {
+    const res = await postImport(registry.url, { repository: 'imp/oci', tag: 'again', archive: src.ociArchive }, alice());
+    const body = (await res.json()) as Record<string, unknown>;
+    assert.equal(res.status, 201, JSON.stringify(body));
+    assert.deepEqual([body.digest, body.blobsPushed, body.bytesPushed, body.blobsPresent, body.manifestsPushed], [src.image.manifest.digest, 0, 0, 3, 1]);
+    const events = await eventsUntilTag('imp/oci', 'again');
+    assert.deepEqual(events.slice(4).map((e) => [e.target.digest, e.target.tag]), [[src.image.manifest.digest, 'again']]);
+  });
+
   it('imports a docker save tarball as an OCI manifest of its uncompressed layers, which skopeo pulls', async () => {
     const res = await postImport(registry.url, { repository: 'imp/docker', tag: 'd1', archive: src.dockerArchive }, alice());
     const body = (await res.json()) as { digest: string; tag: string; mediaType: string; format: string };
@@ -152,6 +162,17 @@ describe('importing an image archive without a client (POST /ui/import)', { time
     assert.deepEqual(await bytesOf(`/v2/imp/legacy/blobs/${sha256(legacy.config)}`), legacy.config);
   });
 
+  it('pushes index.json itself as the image index when it lists several unnamed platform images, tagged latest', async () => {
+    const file = path.join(work, 'platforms.tar');
+    const { images, indexJson } = await writeUnnamedPlatformsLayout(file);
+    const res = await postImport(registry.url, { repository: 'imp/platforms', archive: file }, alice());
+    const body = (await res.json()) as { digest: string; tag: string; mediaType: string; manifestsPushed: number };
+    assert.equal(res.status, 201, JSON.stringify(body));
+    assert.deepEqual([body.digest, body.tag, body.mediaType, body.manifestsPushed], [sha256(indexJson), 'latest', 'application/vnd.oci.image.index.v1+json', 3]);
+    assert.deepEqual(await bytesOf('/v2/imp/platforms/manifests/latest'), indexJson);
+    for (const image of images) assert.deepEqual(await bytesOf(`/v2/imp/platforms/manifests/${image.manifest.digest}`), image.manifest.data);
+  });
+
   describe('refusals, which leave no manifest, tag or manifest event', () => {
     /** No tag (blobs stored before a failure make the repository exist, with no tags). */
     const assertNothingTagged = async (repository: string) => {
@@ -182,6 +203,9 @@ describe('importing an image archive without a client (POST /ui/import)', { time
       const error = await expectAdminError(await postImport(registry.url, { repository: 'imp/garbage', archive: file }, alice()), 400, 'IMPORT_INVALID');
       assert.match(error.message, /not a readable tar|neither index\.json/);
       assert.ok(error.detail && typeof error.detail === 'object', 'a detail');
+      await writeFile(file, tar([{ name: 'README', data: Buffer.from('a tar, but no image') }]));
+      const notImage = await expectAdminError(await postImport(registry.url, { repository: 'imp/garbage', archive: file }, alice()), 400, 'IMPORT_INVALID');
+      assert.match(notImage.message, /neither index\.json .* nor manifest\.json/);
       await assertNothingTagged('imp/garbage');
     });
 

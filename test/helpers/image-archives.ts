@@ -91,6 +91,22 @@ export async function writeTamperedLayout(file: string): Promise<Image> {
   return image;
 }
 
+/**
+ * An OCI layout tarball whose index.json lists two platform images directly, unnamed (as
+ * index.json is itself an image index); returns the images and index.json's bytes.
+ */
+export async function writeUnnamedPlatformsLayout(file: string): Promise<{ images: Image[]; indexJson: Buffer }> {
+  const images = [buildImage('oci', 1, 'amd64'), buildImage('oci', 1, 'arm64')];
+  const indexJson = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: MediaType.ociIndex,
+    manifests: images.map((img) => descriptor(img.mediaType, img.manifest, { platform: { architecture: JSON.parse(img.config.data.toString()).architecture, os: 'linux' } })),
+  }));
+  const blobs = images.flatMap(imageBlobs).map((b) => ({ name: `blobs/sha256/${b.digest.slice(7)}`, data: b.data }));
+  await writeFile(file, tar([{ name: 'index.json', data: indexJson }, { name: 'oci-layout', data: Buffer.from('{"imageLayoutVersion":"1.0.0"}') }, ...blobs]));
+  return { images, indexJson };
+}
+
 /** An OCI layout tarball whose manifest names a layer the archive does not hold. */
 export async function writeLayoutMissingBlob(file: string): Promise<Image> {
   const image = buildImage('oci', 2);
