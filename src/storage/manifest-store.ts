@@ -8,10 +8,12 @@ import { exists, readOptional, type ContentStore } from './content-store.ts';
 import { isNotFound, type StorageDriver } from './driver.ts';
 import { Failpoints } from './failpoints.ts';
 import { reclaimBlob } from './gc/reclaim.ts';
+import { ManifestKeptError, untaggingMarker, untaggingSettled } from './gc/untagging.ts';
 import type { KeyedMutex } from './keyed-mutex.ts';
 import { layout } from './layout.ts';
 import { MediaTypeCache, mediaTypeOfContent } from './manifest-media-type.ts';
 import { referrerDescriptor } from './referrer-index.ts';
+import { parseRevisionLink, subjectOf, type RevisionLink } from './revision-link.ts';
 import type { ReferrerStore } from './referrer-store.ts';
 import type { TagStore } from './tag-store.ts';
 import type {
@@ -92,8 +94,9 @@ export class ManifestStore implements ManifestService {
         await this.tags.set(reference.tag, digest);
         failpoint(Failpoints.tagWritten);
       }
-      // A collector in another process deleting this manifest as untagged (deleteUntagged) may have
-      // removed the revision between its check for tags and ours: written again, and checked again.
+      // A collector in another process deleting this manifest as untagged (deleteUntagged) may
+      // remove the revision after our write: once it is done, written again, and checked again.
+      await untaggingSettled(this.driver, this.name, digest);
       if (!(await exists(this.driver, revision))) {
         await this.driver.putContent(revision, digest);
         const lostAgain = await this.lostReference(digest, body, parsed);
@@ -172,20 +175,34 @@ export class ManifestStore implements ManifestService {
   }
 
   /**
-   * The collector's delete of a manifest no tag reaches (`dockyard gc --delete-untagged`): the
-   * revision only, never a tag. A tag pushed onto it after the collector looked is found by the
-   * look after the delete (the push writes its tag, then checks the revision: one of the two sees
-   * the other) and the revision is written back: ManifestTaggedError, and nothing was deleted.
+   * The collector's delete of a manifest no tag reaches (`--delete-untagged`): the revision only,
+   * never a tag, and only while its link is older than `cutoff`. Announced first (untagging.ts), so
+   * that a push of it from any process either shows in the link's age or waits and writes the
+   * revision again. A tag pushed meanwhile is found by the look after the delete (a push writes its
+   * tag, then checks its revision) and the revision is put back. Kept: ManifestKeptError.
    */
-  deleteUntagged(digest: Digest): Promise<{ info: ManifestInfo; tags: Tag[] }> {
+  deleteUntagged(digest: Digest, cutoff: Date): Promise<{ info: ManifestInfo; tags: Tag[] }> {
     return this.locked(digest, async () => {
       const info = await this.stat({ digest });
-      if ((await this.tags.pointingAt(digest)).length > 0) throw new ManifestTaggedError(digest);
-      await this.unlinkRevision(digest);
-      failpoint(Failpoints.gcManifestDeleted);
-      if ((await this.tags.pointingAt(digest)).length > 0) {
-        await this.driver.putContent(layout.revisionLink(this.name, digest), digest);
-        throw new ManifestTaggedError(digest);
+      const marker = untaggingMarker(this.name, digest);
+      await this.driver.putContent(marker, '');
+      try {
+        const link = await this.driver.stat(layout.revisionLink(this.name, digest)).catch((err: unknown) => {
+          if (isNotFound(err)) return null;
+          throw err;
+        });
+        if (!link || link.modifiedAt >= cutoff) throw new ManifestKeptError(digest, 'pushed again');
+        if ((await this.tags.pointingAt(digest)).length > 0) throw new ManifestKeptError(digest, 'tagged');
+        await this.unlinkRevision(digest); // the announcement goes with it
+        failpoint(Failpoints.gcManifestDeleted);
+        if ((await this.tags.pointingAt(digest)).length > 0) {
+          await this.driver.putContent(layout.revisionLink(this.name, digest), digest);
+          throw new ManifestKeptError(digest, 'tagged');
+        }
+      } finally {
+        await this.driver.delete(marker).catch((err: unknown) => {
+          if (!isNotFound(err)) throw err;
+        });
       }
       // After the revision: an entry left by a crash is not listed (ReferrerStore.list reads the revision).
       const subject = subjectOf(await this.content.getContent(digest).catch(() => Buffer.alloc(0)));
@@ -245,42 +262,6 @@ export class ManifestStore implements ManifestService {
     for (const child of parsed.manifests) {
       if (!(await this.revision(child.digest))) throw missing(child, 'manifest');
     }
-  }
-}
-
-/**
- * A revision link holds the digest alone (Distribution's form, which we write). Dockyard before
- * the Distribution layout wrote JSON `{digest, mediaType}`; those stay readable.
- */
-interface RevisionLink {
-  mediaType?: string;
-}
-
-function parseRevisionLink(raw: Buffer): RevisionLink {
-  const text = raw.toString('utf8');
-  if (!text.startsWith('{')) return {};
-  try {
-    const json = JSON.parse(text) as { mediaType?: unknown };
-    return typeof json.mediaType === 'string' ? { mediaType: json.mediaType } : {};
-  } catch {
-    return {};
-  }
-}
-
-/** The subject of a stored manifest, read again when the manifest is deleted. */
-function subjectOf(body: Buffer): Digest | null {
-  try {
-    const json = JSON.parse(body.toString('utf8')) as { subject?: { digest?: string } };
-    return (json.subject?.digest as Digest | undefined) ?? null;
-  } catch {
-    return null;
-  }
-}
-
-/** The collector's untagged delete found a tag on the manifest: nothing deleted, nothing to report (a 4xx: no event). */
-export class ManifestTaggedError extends RegistryError {
-  constructor(digest: Digest) {
-    super('DENIED', `manifest ${digest} is tagged: not deleted as untagged`, { status: 409, detail: { digest } });
   }
 }
 

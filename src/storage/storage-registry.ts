@@ -35,12 +35,12 @@ export class StorageRegistry implements Registry {
 
   /**
    * The repository as the garbage collector deletes through it: `manifests.delete` removes an
-   * untagged manifest's revision and never a tag, refusing (ManifestTaggedError) a manifest a
-   * tag names by then (ManifestStore.deleteUntagged).
+   * untagged manifest's revision older than `cutoff` and never a tag, refusing
+   * (ManifestKeptError) one a tag names or a push wrote since (ManifestStore.deleteUntagged).
    */
-  collectorRepository(name: RepoName): Repository {
+  collectorRepository(name: RepoName, cutoff: Date): Repository {
     const { repository, manifests } = this.stores(name);
-    return { ...repository, manifests: { ...bound(manifests), delete: (digest) => manifests.deleteUntagged(digest) } };
+    return { ...repository, manifests: { ...bound(manifests), delete: (digest) => manifests.deleteUntagged(digest, cutoff) } };
   }
 
   private stores(name: RepoName): { repository: Repository; manifests: ManifestStore } {

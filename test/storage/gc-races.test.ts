@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -175,5 +175,36 @@ describe('garbage collection against requests held between their check and their
     await sleep(5);
     assert.equal((await collect(UNTAGGED)).blobsRemoved, 0, 'a second collection keeps the tagged image');
     await pullsCompletely(h.client, 'app', 'v1', untagged.digest);
+  });
+
+  it('--delete-untagged: a push by digest of an old untagged manifest between the collector\'s last check and its delete waits for it, then writes the revision again', async () => {
+    const untagged = ociImage({ layers: 1 });
+    await h.client.pushImage('app', untagged.digest, untagged);
+    await aged();
+    const hex = untagged.digest.slice('sha256:'.length);
+    const link = path.join(h.registry.root, `docker/registry/v2/repositories/app/_manifests/revisions/sha256/${hex}/link`);
+    const before = (await stat(link)).mtimeMs;
+    const driver = new PausingDriver(new FilesystemDriver(h.registry.root));
+    const beforeDelete = driver.pauseAt('delete', (p) => p.endsWith(`/app/_manifests/revisions/sha256/${hex}`));
+    let answered: Response | undefined;
+    let put: Promise<Response> | undefined;
+    const gc = collect(UNTAGGED, driver, {
+      sleep: async () => {
+        answered = await put; // the push finishes before the collector's last look
+      },
+    });
+    await beforeDelete.reached; // announced, the revision's age and its tags checked: it goes
+
+    put = h.client.pushManifest('app', untagged.digest, untagged.manifest, untagged.mediaType);
+    for (let i = 0; i < 250 && (await stat(link)).mtimeMs === before; i++) await sleep(20);
+    assert.notEqual((await stat(link)).mtimeMs, before, 'the push wrote its revision');
+    beforeDelete.release(); // the collector deletes the revision the push just wrote
+    const report = await gc;
+
+    assert.equal(answered?.status, 201, await answered?.text());
+    assert.equal(report.manifestsRemoved, 1, 'the collector deleted the revision');
+    assert.equal(report.blobsRemoved, 0);
+    await pullsCompletely(h.client, 'app', untagged.digest);
+    assert.deepEqual(await readdir(path.dirname(link)), ['link'], 'no announcement left');
   });
 });

@@ -2,9 +2,9 @@ import type { Logger } from 'pino';
 import type { Digest } from '../../oci/digest.ts';
 import type { RepoName } from '../../oci/names.ts';
 import { layout } from '../layout.ts';
-import { ManifestTaggedError } from '../manifest-store.ts';
 import type { Repository } from '../repository.ts';
 import type { StorageRegistry } from '../storage-registry.ts';
+import { ManifestKeptError } from './untagging.ts';
 import { ManifestReader, markAll } from './mark.ts';
 import { Quarantine, listBlobs, removeEmptyRepository, removeLayerLink, statOptional, linkedNow, unlessGone, uploadsSettled } from './sweep.ts';
 
@@ -84,14 +84,18 @@ export interface GcReport {
  * finds it in place); after DROP, LOOK came before WRITE (else it had kept the blob), and the
  * write is undone. A layer link this run removed is put back by LOOK (which saw the revision) or
  * by RECHECK (which saw the link gone): REMOVE then LOOK vs WRITE then RECHECK.
- * `--delete-untagged`: the delete takes the revision only, never a tag, and looks for tags before
- * and after removing it; a push writes its tag, then checks its revision and writes it again if it
- * is gone. One of the two sees the other: the revision is put back (no event), or written again by
- * the push, which then checks its references once more (its push event follows the delete's).
- * What is left (README, "Garbage collection"): a push by digest alone (no tag) of the exact bytes
- * of an old untagged manifest, from another process, whose revision write and re-check both fall
- * between the collector's last look at that revision and its delete (the push is answered and the
- * manifest is gone); an upload started in a repository as it is removed.
+ * `--delete-untagged` (ManifestStore.deleteUntagged, untagging.ts): the delete takes the revision
+ * only, never a tag. It ANNOUNCEs itself (a file in the revision's directory), then checks the
+ * revision's age and its tags, deletes it, and looks for tags again; a push of the manifest
+ * writes its revision, then its tag, then waits while an announcement is there, and writes the
+ * revision again if it is gone (then checks its references once more). A push whose revision
+ * write came before ANNOUNCE is seen by the age check (kept); one after sees the announcement and
+ * waits for the delete to finish, so its re-check comes after it; a tag written before the look
+ * after the delete is seen by it (the revision is put back, no event), one after comes with a
+ * re-check that finds the revision gone and writes it again (the collector's `delete` event is
+ * followed by the push's).
+ * What is left (README, "Garbage collection"): an upload started in a repository as it is
+ * removed; a collector slower than UNTAGGING_MAX_MS between its announcement and its delete.
  */
 export async function collectGarbage(
   registry: StorageRegistry,
@@ -102,7 +106,7 @@ export async function collectGarbage(
   const now = deps.now ?? (() => new Date());
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   const listen = deps.listen ?? ((repo: Repository) => repo);
-  const repository = (name: RepoName) => listen(registry.collectorRepository(name));
+  const repository = (name: RepoName) => listen(registry.collectorRepository(name, cutoff));
   const driver = registry.driver;
   const started = now();
   const cutoff = new Date(started.getTime() - options.delayMs);
@@ -176,7 +180,8 @@ export async function collectGarbage(
   }
 
   // Untagged manifests, each checked again right before (link not rewritten); the delete itself
-  // looks for tags before and after it removes the revision (ManifestStore.deleteUntagged).
+  // announces itself, checks the age and the tags again, and again after it removed the revision
+  // (ManifestStore.deleteUntagged).
   for (const { name, digest } of untagged) {
     const link = await statOptional(driver, layout.revisionLink(name, digest));
     if (!link || link.modifiedAt >= cutoff) {
@@ -189,9 +194,9 @@ export async function collectGarbage(
         logger.info({ repository: name, digest }, `${prefix} untagged manifest`);
       }
     } catch (err) {
-      if (!(err instanceof ManifestTaggedError)) throw err;
+      if (!(err instanceof ManifestKeptError)) throw err;
       report.kept.reclaimedByPush++;
-      logger.info({ repository: name, digest }, 'gc: an untagged manifest chosen for removal was tagged meanwhile; kept');
+      logger.info({ repository: name, digest }, 'gc: an untagged manifest chosen for removal was tagged or pushed again meanwhile; kept');
     }
   }
 

@@ -12,8 +12,6 @@ import type { Repository } from '../repository.ts';
 import { readRepository } from './mark.ts';
 import { QUARANTINE_ROOT, heldPath } from './reclaim.ts';
 
-export { QUARANTINE_ROOT };
-
 /** Every blob's data file under blobs/, with its stat. */
 export async function listBlobs(driver: StorageDriver): Promise<Map<Digest, FileInfo>> {
   const blobs = new Map<Digest, FileInfo>();
@@ -52,9 +50,10 @@ export async function unlessGone(task: () => Promise<unknown>): Promise<boolean>
 
 /**
  * Blob data moved aside, then deleted or put back. Moving is the collector's announcement: from
- * that instant a push that checks for the blob finds none and uploads (or refuses to mount) it,
- * so whatever links the blob after the move brings its own copy; what linked it before the move
- * is seen by the look that follows it (`linkedNow`), and the blob is put back.
+ * that instant a push that checks for the blob finds none and uploads (or refuses to mount) it.
+ * What linked the blob before the move is seen by the look that follows it (`linkedNow`), and the
+ * blob is put back; what links it after that look takes it back itself (reclaimBlob), or, once it
+ * is deleted, undoes its link and is refused.
  */
 export class Quarantine {
   private readonly run = randomUUID();
