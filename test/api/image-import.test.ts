@@ -273,6 +273,7 @@ describe('importing an image archive without a client (POST /ui/import)', { time
       await eventsUntilTag('imp/sentinel', 's');
       const manifests = receiver.events().filter((e) => refused.includes(e.target.repository ?? '') && e.target.mediaType !== 'application/octet-stream');
       assert.deepEqual(manifests, []);
+      assert.deepEqual(await readdir(path.join(registry.root, '_import')), [], 'every import, good or bad, left the spool empty');
     });
   });
 });

@@ -1,7 +1,7 @@
 import type { ErrorRequestHandler, Request, Response, Router } from 'express';
 import multer from 'multer';
 import * as path from 'node:path';
-import { importArchive } from '../../import/image-import.ts';
+import { importArchive, type ImportResult } from '../../import/image-import.ts';
 import { isArchiveError } from '../../import/archive-error.ts';
 import { Spool } from '../../import/spool.ts';
 import { isRegistryError, RegistryError } from '../../oci/errors.ts';
@@ -45,32 +45,33 @@ export function registerImageImportRoutes(router: Router, deps: ApiDeps): void {
       });
     }
     const upload = await spool.open();
+    let name: RepoName;
+    let result: ImportResult;
     try {
       const file = await receiveArchive(req, res, upload.dir, maxBytes);
-      const name = repositoryField(req.body);
+      name = repositoryField(req.body);
       const tag = tagField(req.body);
-      const repo = deps.repository(name, contextOf(res));
-      const result = await importArchive(file, repo, { tag }).catch((err: unknown) => {
+      result = await importArchive(file, deps.repository(name, contextOf(res)), { tag }).catch((err: unknown) => {
         if (isArchiveError(err)) throw new AdminError('IMPORT_INVALID', err.message, err.detail);
         throw err;
       });
-      res.status(201);
-      res.setHeader(Header.Location, location(deps.externalBaseUrl, `/v2/${name}/manifests/${result.digest}`));
-      res.setHeader(Header.ContentDigest, result.digest);
-      res.json({
-        repository: name,
-        tag: result.tag,
-        digest: result.digest,
-        mediaType: result.mediaType,
-        format: result.format,
-        blobsPushed: result.blobsPushed,
-        bytesPushed: result.bytesPushed,
-        blobsPresent: result.blobsPresent,
-        manifestsPushed: result.manifestsPushed,
-      });
     } finally {
-      await upload.remove();
+      await upload.remove(); // before the answer, whatever it is: a client that sees it sees the spool empty
     }
+    res.status(201);
+    res.setHeader(Header.Location, location(deps.externalBaseUrl, `/v2/${name}/manifests/${result.digest}`));
+    res.setHeader(Header.ContentDigest, result.digest);
+    res.json({
+      repository: name,
+      tag: result.tag,
+      digest: result.digest,
+      mediaType: result.mediaType,
+      format: result.format,
+      blobsPushed: result.blobsPushed,
+      bytesPushed: result.bytesPushed,
+      blobsPresent: result.blobsPresent,
+      manifestsPushed: result.manifestsPushed,
+    });
   }, drainBeforeRefusal);
 }
 
