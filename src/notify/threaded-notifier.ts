@@ -27,6 +27,7 @@ import type { DeliveryMessage, DeliveryMethod, DeliveryMethods, DeliveryRequest,
 import { DEFAULT_SUPERVISION, Supervisor, type SupervisorOptions } from './threads/supervisor.ts';
 import { armedFor, parseThreadFailpoints, THREAD_FAILPOINTS_ENV } from './threads/thread-failpoint.ts';
 import { startThread } from './threads/thread.ts';
+import { notificationsHealth } from './threads/notifications-health.ts';
 import { unavailable, withDeadline } from './threads/unavailable.ts';
 import type { EndpointParse } from './runtime/endpoint-parse.ts';
 import type { RuntimeEndpoints } from './runtime/runtime-endpoints.ts';
@@ -176,6 +177,7 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
       put: async (endpoint) => void (await this.call('putEndpoint', endpoint)),
       drop: async (name) => void (await this.call('dropEndpoint', name)),
       flushed: () => this.outbox.flushed(),
+      status: () => this.status(),
     }, logger);
     this.runtime = runtime;
     this.ready = Promise.all([this.writer.ready, this.delivery.ready]).then(
@@ -244,14 +246,12 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
 
   // --- Runtime endpoints (runtime/runtime-endpoints.ts) ---
 
-  async createEndpoint(definition: Record<string, unknown>, options: { inbox?: boolean } = {}): Promise<EndpointStatus> {
-    await this.runtimes.create(definition, options.inbox ?? false);
-    return this.statusOf(String(definition.name));
+  createEndpoint(definition: Record<string, unknown>, options: { inbox?: boolean } = {}): Promise<EndpointStatus> {
+    return this.runtimes.create(definition, options.inbox ?? false);
   }
 
-  async replaceEndpoint(name: string, definition: Record<string, unknown>): Promise<EndpointStatus> {
-    await this.runtimes.replace(name, definition);
-    return this.statusOf(name);
+  replaceEndpoint(name: string, definition: Record<string, unknown>): Promise<EndpointStatus> {
+    return this.runtimes.replace(name, definition);
   }
 
   removeEndpoint(name: string, pending: PendingPolicy | null): Promise<'removed' | 'draining'> {
@@ -264,12 +264,6 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
 
   endpointSecrets(name: string): string[] | null {
     return this.runtimes.secrets(name);
-  }
-
-  private async statusOf(name: string): Promise<EndpointStatus> {
-    const status = (await this.status()).find((s) => s.name === name);
-    if (!status) throw new Error(`endpoint ${name} is not listed after its change`);
-    return status;
   }
 
   has(name: string): boolean {
@@ -309,41 +303,9 @@ export class ThreadedNotifier implements Notifier, NotificationAdmin {
     return this.call('ping', name, pingEvent(this.factory));
   }
 
-  async health(): Promise<NotificationsHealth> {
-    const [outboxError, deliveryError] = await Promise.all([this.outboxProblem(), this.deliveryProblem()]);
-    return {
-      writer: this.writer.state,
-      delivery: deliveryError === null ? 'up' : this.delivery.state === 'up' ? 'down' : this.delivery.state,
-      outbox: outboxError === null ? 'writable' : 'error',
-      restarts: { writer: this.writer.restarts, delivery: this.delivery.restarts },
-      errors: {
-        writer: this.writer.state === 'up' ? null : (this.writer.error ?? `the thread is ${this.writer.state}`),
-        delivery: deliveryError,
-        outbox: outboxError,
-      },
-    };
-  }
-
-  /** Why the outbox takes no writes now (a small commit, with a deadline), or null. */
-  private async outboxProblem(): Promise<string | null> {
-    if (!this.writer.live) return `the outbox writer thread is ${this.writer.state}`;
-    try {
-      await withDeadline(this.outbox.probe(), this.timings.healthMs, () => new Error(`no commit within ${this.timings.healthMs} ms`));
-      return null;
-    } catch (err) {
-      return err instanceof Error ? err.message : String(err);
-    }
-  }
-
-  /** Why the delivery thread is not serving: dead, restarting, or alive but stuck; or null. */
-  private async deliveryProblem(): Promise<string | null> {
-    if (!this.delivery.live) return this.delivery.error ?? `the thread is ${this.delivery.state}`;
-    try {
-      await withDeadline(this.call('pending'), this.timings.healthMs, () => new Error(`not answering within ${this.timings.healthMs} ms`));
-      return null;
-    } catch (err) {
-      return err instanceof Error ? err.message : String(err);
-    }
+  health(): Promise<NotificationsHealth> {
+    const checks = { commit: () => this.outbox.probe(), answer: () => this.call('pending') };
+    return notificationsHealth(this.writer, this.delivery, checks, this.timings.healthMs);
   }
 
   /**

@@ -5,6 +5,7 @@ import type { EndpointOptions, TargetPolicy } from '../options.ts';
 import { EndpointChangeError, readOnly, unknown } from './endpoint-change-error.ts';
 import type { EndpointParse } from './endpoint-parse.ts';
 import type { RuntimeEndpointStore, StoredEndpoint } from './endpoint-store.ts';
+import { withRuntime, type Entry } from './runtime-status.ts';
 
 /** What the notifier does when the set of runtime endpoints changes. */
 export interface RuntimeHooks {
@@ -16,6 +17,8 @@ export interface RuntimeHooks {
   drop(name: string): Promise<void>;
   /** Resolves once every event routed so far is committed (a barrier in the outbox writer). */
   flushed(): Promise<void>;
+  /** Every endpoint's status, as `GET /notifications/endpoints` lists it (already decorated). */
+  status(): Promise<EndpointStatus[]>;
 }
 
 export interface RuntimeTimings {
@@ -23,13 +26,6 @@ export interface RuntimeTimings {
   pollMs: number | null;
   /** How often a draining endpoint's queue is looked at. */
   drainMs: number;
-}
-
-interface Entry {
-  stored: StoredEndpoint;
-  /** null for a stored definition that no longer parses (a newer release's keys): kept, not delivered. */
-  options: EndpointOptions | null;
-  disabled: boolean;
 }
 
 /**
@@ -50,7 +46,8 @@ export class RuntimeEndpoints {
     /** Every endpoint of the config file, disabled ones included: their names are taken, and read-only. */
     private readonly configured: ReadonlySet<string>,
     private readonly policy: TargetPolicy,
-    private readonly parse: EndpointParse,
+    /** null: this process cannot parse definitions (none handed in), so it has no runtime endpoints. */
+    private readonly parse: EndpointParse | null,
     private readonly hooks: RuntimeHooks,
     private readonly timings: RuntimeTimings,
     private readonly logger: Logger,
@@ -58,6 +55,7 @@ export class RuntimeEndpoints {
 
   /** Reads the stored endpoints and starts them (before the first request), then keeps watching. */
   async start(): Promise<void> {
+    if (!this.parse) return;
     await this.serial(() => this.sync());
     const { pollMs, drainMs } = this.timings;
     if (pollMs !== null) this.every(pollMs, () => this.serial(() => this.sync()), 'runtime endpoints not read again');
@@ -106,36 +104,14 @@ export class RuntimeEndpoints {
   }
 
   /** Marks each status with its source; lists runtime endpoints the delivery thread does not run (disabled). */
-  async decorate(statuses: EndpointStatus[]): Promise<EndpointStatus[]> {
-    const out = statuses.map((s) => {
-      const e = this.entries.get(s.name);
-      return e ? { ...s, source: 'runtime' as const, inbox: e.stored.inbox, draining: e.stored.draining } : s;
-    });
-    const listed = new Set(out.map((s) => s.name));
-    for (const [name, e] of this.entries) {
-      if (listed.has(name)) continue;
-      out.push({
-        name,
-        url: e.options?.url ?? null,
-        removed: false,
-        disabled: true,
-        disabledReason: e.options ? 'disabled in its definition' : 'its stored definition no longer validates',
-        pending: await this.store.pending(name),
-        delivered: 0,
-        deadLetters: 0,
-        failingSince: null,
-        lastStatus: null,
-        delivering: false,
-        source: 'runtime',
-        inbox: e.stored.inbox,
-        draining: e.stored.draining,
-      });
-    }
-    return out;
+  decorate(statuses: EndpointStatus[]): Promise<EndpointStatus[]> {
+    return withRuntime(statuses, this.entries, (name) => this.store.pending(name));
   }
 
-  create(definition: Record<string, unknown>, inbox: boolean): Promise<void> {
-    return this.serial(async () => {
+  /** Creates the endpoint; its status once it runs. */
+  async create(definition: Record<string, unknown>, inbox: boolean): Promise<EndpointStatus> {
+    await this.serial(async () => {
+      if (!this.parse) throw new EndpointChangeError('UNAVAILABLE', 'runtime endpoints are not available in this process');
       const name = typeof definition.name === 'string' ? definition.name : '';
       if (this.configured.has(name) || this.entries.has(name)) {
         throw new EndpointChangeError('ENDPOINT_EXISTS', `an endpoint named "${name}" exists already`, { endpoint: name });
@@ -147,10 +123,12 @@ export class RuntimeEndpoints {
       }
       await this.apply(name, entry);
     });
+    return this.statusOf(String(definition.name));
   }
 
-  replace(name: string, definition: Record<string, unknown>): Promise<void> {
-    return this.serial(async () => {
+  /** Replaces the endpoint's definition; its status once it runs with it. */
+  async replace(name: string, definition: Record<string, unknown>): Promise<EndpointStatus> {
+    await this.serial(async () => {
       const current = this.writable(name);
       if (definition.name !== name) {
         throw new EndpointChangeError('INVALID_ENDPOINT', `the definition's name must be "${name}" (an endpoint cannot be renamed)`, {
@@ -164,6 +142,13 @@ export class RuntimeEndpoints {
       await this.store.update(stored);
       await this.apply(name, entry);
     });
+    return this.statusOf(name);
+  }
+
+  private async statusOf(name: string): Promise<EndpointStatus> {
+    const status = (await this.hooks.status()).find((s) => s.name === name);
+    if (!status) throw new Error(`endpoint ${name} is not listed after its change`);
+    return status;
   }
 
   remove(name: string, pending: PendingPolicy | null): Promise<'removed' | 'draining'> {
@@ -200,7 +185,7 @@ export class RuntimeEndpoints {
 
   /** Parses the definition with the config's schema and checks its target (an inbox: only its own). */
   private async validate(stored: StoredEndpoint): Promise<Entry> {
-    const parsed = this.parse(stored.definition);
+    const parsed = this.parse!(stored.definition);
     if (!parsed.ok) {
       const first = parsed.issues[0];
       throw new EndpointChangeError('INVALID_ENDPOINT', first ? `${first.path || 'endpoint'}: ${first.message}` : 'invalid endpoint', {

@@ -9,16 +9,14 @@ import { RuntimeEndpoints, type RuntimeHooks } from './runtime-endpoints.ts';
 const PG_POLL_MS = 1_000;
 const DRAIN_LOOK_MS = 250;
 
-/** A definition parser for a process that cannot load runtime endpoints (none was handed in). */
-const noParser: EndpointParse = () => ({ ok: false, issues: [{ path: '', message: 'runtime endpoints are not available in this process' }] });
-
 /**
- * The runtime endpoints of a notifier, on the store beside its outbox: the SQLite file (one
+ * The runtime endpoints of a notifier (none without a parser: a process not handed the config's
+ * schema, such as `dockyard gc`, neither loads nor routes them), on the store beside its outbox: the SQLite file (one
  * process, nothing to poll) or the shared PostgreSQL outbox (polled for other replicas' changes).
  */
 export function runtimeEndpoints(options: NotifyOptions, parse: EndpointParse | undefined, hooks: RuntimeHooks, logger: Logger): RuntimeEndpoints {
   const pg = options.outbox.postgres;
   const store: RuntimeEndpointStore = pg ? new PgEndpointStore(pg) : new SqliteEndpointStore(options.outbox.file);
   const configured = new Set([...options.endpoints.map((e) => e.name), ...options.disabledEndpoints]);
-  return new RuntimeEndpoints(store, configured, options.targets, parse ?? noParser, hooks, { pollMs: pg ? PG_POLL_MS : null, drainMs: DRAIN_LOOK_MS }, logger);
+  return new RuntimeEndpoints(store, configured, options.targets, parse ?? null, hooks, { pollMs: pg ? PG_POLL_MS : null, drainMs: DRAIN_LOOK_MS }, logger);
 }
