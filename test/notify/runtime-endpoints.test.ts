@@ -88,12 +88,15 @@ describe('runtime endpoints: created without a restart, kept across one, removed
   it('starts with no endpoint and no threads; a POSTed endpoint receives the next push', async () => {
     const base = registry!.url;
     assert.deepEqual(await endpoints(base), []);
+    const threadsMetric = 'registry_notifications_events_total'; // registered by the threaded notifier
+    assert.equal(registry!.metrics.getSingleMetric(threadsMetric), undefined, 'no notification threads before the first endpoint');
     const created = await api(base, 'POST', '/notifications/endpoints', { name: 'live', url: live.url(), ...FAST });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     assert.equal(created.body.name, 'live');
     assert.equal(created.body.url, live.url());
     assert.equal(created.body.source, 'runtime');
     assert.equal(created.body.inbox, false);
+    assert.ok(registry!.metrics.getSingleMetric(threadsMetric), 'the first endpoint started them');
     await pushBlob(new NotifyClient(base), 'rt/first');
     await live.waitFor(1);
     assert.deepEqual(repositories(live), ['rt/first']);
@@ -201,6 +204,8 @@ describe('runtime endpoints beside config endpoints: the guard, read-only config
       assert.ok(typeof detail(refused).address === 'string', `${name}: names the address`);
     }
     assert.match(JSON.stringify((await api(registry.url, 'POST', '/notifications/endpoints', { name: 'p', url: targets.private })).body), /10\.1\.2\.3/);
+    const jetstream = { name: 'js', url: 'nats://10.1.2.3:4222', jetstream: { stream: 'S', subject: 'registry.events' } };
+    assert.equal((await api(registry.url, 'POST', '/notifications/endpoints', jetstream)).status, 422, 'a JetStream target is checked too');
     await pushBlob(client, 'guard/x');
     await cfg.waitFor(1);
     assert.equal(forbidden.requests.length, 0, 'the refused loopback receiver got nothing');
