@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Event } from '../../src/notify/event.ts';
-import { readDirCopy, Skopeo, tar } from '../e2e/skopeo-fixtures.ts';
+import { buildImage, readDirCopy, Skopeo, tar } from '../e2e/skopeo-fixtures.ts';
 import { basic, htpasswdAuth, makeUsers, removeUsers, type Users } from '../auth/service-support.ts';
 import {
-  gunzip, makeSourceArchives, postImport, writeLayoutMissingBlob, writeLegacyDockerSave, writeTamperedLayout, writeUnnamedPlatformsLayout,
-  type SourceArchives,
+  expectAdminError, gunzip, makeSourceArchives, postImport, until, writeLayoutMissingBlob, writeLegacyDockerSave, writeNamedLayout, writeTamperedLayout,
+  writeUnnamedPlatformsLayout, type SourceArchives,
 } from '../helpers/image-archives.ts';
 import { WebhookReceiver } from '../helpers/receiver.ts';
 import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
@@ -22,14 +22,6 @@ import { sha256 } from '../helpers/oci.ts';
  */
 const MAX_SIZE = 256 * 1024;
 
-/** Polls `condition` every 20 ms for up to 5 s. */
-async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 5_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) assert.fail(`waited 5 s: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
 describe('importing an image archive without a client (POST /ui/import)', { timeout: 60_000 }, () => {
@@ -173,6 +165,21 @@ describe('importing an image archive without a client (POST /ui/import)', { time
     for (const image of images) assert.deepEqual(await bytesOf(`/v2/imp/platforms/manifests/${image.manifest.digest}`), image.manifest.data);
   });
 
+  it('picks the image of a layout that names several by the form’s tag, and reads a Docker 25 archive as its OCI layout', async () => {
+    const file = path.join(work, 'named.tar');
+    const images = [buildImage('oci', 1), buildImage('oci', 1)];
+    // Docker 25+ writes manifest.json beside the layout; the layout is used, so the manifest keeps its digest.
+    const dockerManifest = Buffer.from(JSON.stringify([{ Config: `blobs/sha256/${images[1]!.config.digest.slice(7)}`, RepoTags: ['app:b'], Layers: [] }]));
+    await writeNamedLayout(file, images, ['a', 'b'], [{ name: 'manifest.json', data: dockerManifest }]);
+    const res = await postImport(registry.url, { repository: 'imp/named', tag: 'b', archive: file }, alice());
+    const body = (await res.json()) as { digest: string; tag: string; format: string };
+    assert.equal(res.status, 201, JSON.stringify(body));
+    assert.deepEqual([body.digest, body.tag, body.format], [images[1]!.manifest.digest, 'b', 'oci-layout']);
+    const untagged = await postImport(registry.url, { repository: 'imp/named', archive: file }, alice());
+    const error = ((await untagged.json()) as { errors: { code: string; detail: { names: string[] } }[] }).errors[0]!;
+    assert.deepEqual([untagged.status, error.code, error.detail.names], [400, 'IMPORT_INVALID', ['a', 'b']]);
+  });
+
   describe('refusals, which leave no manifest, tag or manifest event', () => {
     /** No tag (blobs stored before a failure make the repository exist, with no tags). */
     const assertNothingTagged = async (repository: string) => {
@@ -180,12 +187,6 @@ describe('importing an image archive without a client (POST /ui/import)', { time
       const text = await res.text();
       if (res.status === 200) assert.deepEqual((JSON.parse(text) as { tags: string[] }).tags, [], `${repository} has tags`);
       else assert.equal(res.status, 404, text);
-    };
-    const expectAdminError = async (res: Response, status: number, code: string) => {
-      const body = (await res.json()) as { errors: { code: string; message: string; detail?: unknown }[] };
-      assert.equal(res.status, status, JSON.stringify(body));
-      assert.equal(body.errors[0]!.code, code);
-      return body.errors[0]!;
     };
 
     it('answers an archive over ui.import.maxsize with 413 TOO_LARGE and removes the spooled upload', async () => {

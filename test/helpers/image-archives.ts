@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { openAsBlob } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -107,6 +108,19 @@ export async function writeUnnamedPlatformsLayout(file: string): Promise<{ image
   return { images, indexJson };
 }
 
+/**
+ * An OCI layout tarball of `images`, index.json naming each by its ref.name (`names`), with
+ * `extra` files beside (Docker 25 and later add a manifest.json to the layout they write).
+ */
+export async function writeNamedLayout(file: string, images: Image[], names: string[], extra: { name: string; data: Buffer }[] = []): Promise<void> {
+  const index = {
+    schemaVersion: 2,
+    manifests: images.map((img, i) => descriptor(img.mediaType, img.manifest, { annotations: { 'org.opencontainers.image.ref.name': names[i]! } })),
+  };
+  const blobs = images.flatMap(imageBlobs).map((b) => ({ name: `blobs/sha256/${b.digest.slice(7)}`, data: b.data }));
+  await writeFile(file, tar([{ name: 'oci-layout', data: Buffer.from('{"imageLayoutVersion":"1.0.0"}') }, { name: 'index.json', data: Buffer.from(JSON.stringify(index)) }, ...extra, ...blobs]));
+}
+
 /** An OCI layout tarball whose manifest names a layer the archive does not hold. */
 export async function writeLayoutMissingBlob(file: string): Promise<Image> {
   const image = buildImage('oci', 2);
@@ -132,4 +146,21 @@ export async function postImport(
   if (fields.tag !== undefined) form.set('tag', fields.tag);
   if (fields.archive !== undefined) form.set('archive', await openAsBlob(fields.archive), path.basename(fields.archive));
   return fetch(new URL('/ui/import', base), { method: 'POST', body: form, headers: authorization ? { authorization } : {} });
+}
+
+/** The operator API's first error of `res`, which must have `status` and `code`. */
+export async function expectAdminError(res: Response, status: number, code: string): Promise<{ code: string; message: string; detail?: unknown }> {
+  const body = (await res.json()) as { errors: { code: string; message: string; detail?: unknown }[] };
+  assert.equal(res.status, status, JSON.stringify(body));
+  assert.equal(body.errors[0]!.code, code);
+  return body.errors[0]!;
+}
+
+/** Polls `condition` every 20 ms for up to 5 s. */
+export async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) assert.fail(`waited 5 s: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
