@@ -105,6 +105,7 @@ export class ManifestStore implements ManifestService {
           await this.unlinkRevision(digest);
           throw lostAgain;
         }
+        if (parsed.subject) await this.referrers.add(parsed.subject.digest, referrerDescriptor(digest, body.length, parsed));
       }
     });
 
@@ -199,14 +200,15 @@ export class ManifestStore implements ManifestService {
           await this.driver.putContent(layout.revisionLink(this.name, digest), digest);
           throw new ManifestKeptError(digest, 'tagged');
         }
+        // After the revision (an entry a crash left is not listed: ReferrerStore.list reads the
+        // revision), before the announcement goes (a push waiting for it adds the entry back).
+        const subject = subjectOf(await this.content.getContent(digest).catch(() => Buffer.alloc(0)));
+        if (subject) await this.referrers.remove(subject, digest);
       } finally {
         await this.driver.delete(marker).catch((err: unknown) => {
           if (!isNotFound(err)) throw err;
         });
       }
-      // After the revision: an entry left by a crash is not listed (ReferrerStore.list reads the revision).
-      const subject = subjectOf(await this.content.getContent(digest).catch(() => Buffer.alloc(0)));
-      if (subject) await this.referrers.remove(subject, digest);
       return { info, tags: [] };
     });
   }

@@ -178,7 +178,9 @@ describe('garbage collection against requests held between their check and their
   });
 
   it('--delete-untagged: a push by digest of an old untagged manifest between the collector\'s last check and its delete waits for it, then writes the revision again', async () => {
-    const untagged = ociImage({ layers: 1 });
+    // A referrer (of a subject not pushed): its referrers entry must come back with it too.
+    const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: randomBlob(64).digest, size: 64 };
+    const untagged = ociImage({ layers: 1, subject });
     await h.client.pushImage('app', untagged.digest, untagged);
     await aged();
     const hex = untagged.digest.slice('sha256:'.length);
@@ -205,6 +207,8 @@ describe('garbage collection against requests held between their check and their
     assert.equal(report.manifestsRemoved, 1, 'the collector deleted the revision');
     assert.equal(report.blobsRemoved, 0);
     await pullsCompletely(h.client, 'app', untagged.digest);
+    const referrers = (await (await h.client.fetch(`/v2/app/referrers/${subject.digest}`)).json()) as { manifests: { digest: string }[] };
+    assert.deepEqual(referrers.manifests.map((m) => m.digest), [untagged.digest], 'listed as its subject\'s referrer again');
     assert.deepEqual(await readdir(path.dirname(link)), ['link'], 'no announcement left');
   });
 });
