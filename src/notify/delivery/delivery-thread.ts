@@ -9,6 +9,7 @@ import { connectOutbox } from '../outbox/pg-schema.ts';
 import { PgSigningKeyStore } from '../outbox/pg-signing-keys.ts';
 import { resolveSigningKeys, SqliteSigningKeyStore } from '../outbox/signing-keys.ts';
 import type { DeliveryCall, DeliveryMessage, DeliveryRequest } from '../protocol.ts';
+import { storedEndpointNames } from '../runtime/runtime-wiring.ts';
 import { DeliveryEngine } from './delivery-engine.ts';
 import { LocalLeases, NoLeases, PgLeases } from './endpoint-leases.ts';
 
@@ -55,7 +56,8 @@ async function openEngine(): Promise<DeliveryEngine> {
   // Whichever thread of whichever replica connects first migrates the schema; this one waits for it.
   if (pg) await (await connectOutbox(pg, 'dockyard-delivery')).end();
   const endpoints = await resolveSigningKeys(options.endpoints, openKeyStore);
-  const resolved = { ...options, endpoints };
+  // Stored runtime endpoints the main thread starts here next are not "removed" (warned of, pruned) meanwhile.
+  const resolved = { ...options, endpoints, disabledEndpoints: [...options.disabledEndpoints, ...(await storedEndpointNames(options.outbox))] };
   const names = endpoints.map((e) => e.name);
   const reader = pg ? new PgReader(pg) : new OutboxReader(options.outbox.file);
   const leases = !options.deliver ? new NoLeases() : pg ? new PgLeases(pg, names, logger) : new LocalLeases();
