@@ -12,6 +12,7 @@ import type { RepoName, Tag } from '../oci/names.ts';
  *     repositories/<name>/
  *       _layers/<alg>/<hex>/link                                     blob visible in the repository
  *       _manifests/revisions/<alg>/<hex>/link                        manifest in the repository
+ *       _manifests/revisions/<alg>/<hex>/gc-deleting                 ours: a collector deleting it as untagged (gc/untagging.ts)
  *       _manifests/tags/<tag>/current/link                           tag -> manifest digest
  *       _manifests/tags/<tag>/index/<alg>/<hex>/link                 every manifest the tag pointed at
  *       _uploads/<id>/{data,startedat}                               upload session (Distribution's files)
@@ -42,6 +43,7 @@ export const layout = {
   revisionsDir: (name: RepoName) => `${repos}/${name}/_manifests/revisions`,
   revisionLink: (name: RepoName, d: Digest) => `${repos}/${name}/_manifests/revisions/${digestPath(d)}/link`,
   revisionDir: (name: RepoName, d: Digest) => `${repos}/${name}/_manifests/revisions/${digestPath(d)}`,
+  revisionDeleting: (name: RepoName, d: Digest) => `${repos}/${name}/_manifests/revisions/${digestPath(d)}/gc-deleting`,
   tagsDir: (name: RepoName) => `${repos}/${name}/_manifests/tags`,
   tagLink: (name: RepoName, tag: Tag) => `${repos}/${name}/_manifests/tags/${tag}/current/link`,
   tagIndexLink: (name: RepoName, tag: Tag, d: Digest) =>

@@ -15,7 +15,7 @@ import { layout } from '../layout.ts';
  * collector sees the push's fresh revision (and keeps it), or the push sees the announcement.
  */
 export function untaggingMarker(name: RepoName, digest: Digest): string {
-  return `${layout.revisionDir(name, digest)}/gc-deleting`;
+  return layout.revisionDeleting(name, digest);
 }
 
 /** A collector's delete takes milliseconds: an announcement older than this is one a crash left. */
