@@ -16,6 +16,8 @@ import { registerManifestRoutes } from './routes/manifests.ts';
 import { registerNotificationRoutes } from './routes/notifications.ts';
 import { registerEndpointAdminRoutes } from './routes/endpoint-admin.ts';
 import { registerImageImportRoutes } from './routes/image-import.ts';
+import { registerUiRoutes } from './routes/ui.ts';
+import { Inboxes } from '../notify/testbed/inbox.ts';
 import { registerHealthRoutes } from './routes/health.ts';
 import { registerReferrerRoutes } from './routes/referrers.ts';
 import { registerTagRoutes } from './routes/tags.ts';
@@ -63,6 +65,7 @@ export function createApp(deps: ApiDeps, http: HttpOptions, logger: Logger): Exp
   registerEndpointAdminRoutes(admin, deps.notifications, deps.guards.admin, deps.selfUrl ?? (() => ''));
   registerNotificationRoutes(admin, deps.notifications, deps.guards.admin);
   if (deps.ui.enabled) registerImageImportRoutes(admin, deps);
+  if (deps.ui.enabled) registerUiRoutes(admin, { admin: deps.notifications, adminOnly: deps.guards.admin, inboxes: new Inboxes() });
   if (deps.tokenService) registerTokenRoutes(admin, deps.tokenService);
   app.use(admin);
 
