@@ -21,6 +21,8 @@ ENV NODE_ENV=production \
     REGISTRY_CONFIGURATION_PATH=/etc/dockyard/config.yml
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The test bed's page (/ui/): static files, served from beside dist/ (no build step).
+COPY ui ./ui
 COPY package.json ./
 COPY deploy/image-config.yml /etc/dockyard/config.yml
 # /var/lib/registry: the filesystem storage root of the default config (as in Distribution's image).

@@ -203,6 +203,8 @@ describe('Dockerfile', () => {
     assert.ok(copies.slice(0, ci).some((c) => /^COPY .*scripts\/ensure-built\.mjs/.test(c)), 'scripts/ensure-built.mjs is copied before npm ci');
     assert.match(runs, /npm prune --omit=dev/);
     assert.ok(finalOp('COPY').some((args) => /^--from=\S+ \/app\/dist /.test(args)));
+    // The test bed's page: src/api/routes/ui.ts serves ../../../ui from dist/api/routes, i.e. /app/ui.
+    assert.ok(finalOp('COPY').includes('ui ./ui'), 'the final stage copies ui/');
   });
 
   it('runs the compiled CLI (node dist/main.js serve) from /app as a non-root user that owns /app/data, on port 5000', () => {
