@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import type { EndpointStatus } from '../../src/notify/admin.ts';
-import { guardedLookup } from '../../src/notify/endpoint-targets.ts';
+import { checkTarget, guardedLookup, isForbiddenAddress } from '../../src/notify/endpoint-targets.ts';
 import { randomBlob } from '../helpers/oci.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { WebhookReceiver } from '../helpers/receiver.ts';
@@ -293,6 +293,27 @@ describe('runtime endpoints beside config endpoints: the guard, read-only config
     assert.equal(patched.status, 200, JSON.stringify(patched.body));
     assert.equal(patched.body.inbox, true);
     assert.equal((await api(registry.url, 'DELETE', '/notifications/endpoints/box?pending=discard')).status, 204);
+  });
+});
+
+describe('the target guard', () => {
+  it('refuses loopback, private, CGNAT, link-local, unspecified and IPv4-mapped such addresses, and only those', () => {
+    const forbidden = ['127.0.0.1', '127.8.9.10', '10.0.0.1', '172.16.5.4', '172.31.255.255', '192.168.1.1', '100.64.0.1', '169.254.169.254', '0.0.0.0', '::1', '::', 'fc00::1', 'fd12:3456::1', 'fe80::1', '::ffff:10.0.0.1', '::ffff:7f00:1'];
+    const public_ = ['8.8.8.8', '172.32.0.1', '100.128.0.1', '192.169.0.1', '2001:4860:4860::8888', '::ffff:8.8.8.8'];
+    for (const a of forbidden) assert.equal(isForbiddenAddress(a), true, a);
+    for (const a of public_) assert.equal(isForbiddenAddress(a), false, a);
+  });
+
+  it('lets allowtargets name a host, a host:port or a CIDR, and allowprivatetargets everything', async () => {
+    const refuse = (url: string, allow: string[], allowPrivate = false) => checkTarget(url, { allowPrivate, allow }).then(() => 'allowed', () => 'refused');
+    assert.equal(await refuse('http://10.1.2.3:8080/', ['10.0.0.0/8']), 'allowed');
+    assert.equal(await refuse('http://10.1.2.3:8080/', ['10.1.2.3:8080']), 'allowed');
+    assert.equal(await refuse('http://10.1.2.3:8081/', ['10.1.2.3:8080']), 'refused');
+    assert.equal(await refuse('http://10.1.2.3/', ['10.1.2.3']), 'allowed');
+    assert.equal(await refuse('http://[::1]:9/', ['::1']), 'allowed');
+    assert.equal(await refuse('http://[::1]:9/', ['[::1]:10']), 'refused');
+    assert.equal(await refuse('http://192.168.0.1/', [], true), 'allowed');
+    assert.equal(await refuse('http://2130706433/', []), 'refused'); // 127.0.0.1, as the URL parser reads it
   });
 });
 
