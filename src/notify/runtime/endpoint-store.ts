@@ -25,6 +25,8 @@ export interface RuntimeEndpointStore {
   update(endpoint: StoredEndpoint): Promise<void>;
   /** Queued (not yet delivered nor dead) events of the endpoint. */
   pending(name: string): Promise<number>;
+  /** Whether the outbox holds any event of that name (a removed endpoint's, until pruned). */
+  hasEvents(name: string): Promise<boolean>;
   /** Removes the endpoint and everything the outbox holds of it (events, attempts, state, keys). */
   purge(name: string): Promise<void>;
   close(): Promise<void>;
@@ -84,6 +86,10 @@ export class SqliteEndpointStore implements RuntimeEndpointStore {
   async pending(name: string): Promise<number> {
     const row = this.db.prepare('SELECT COUNT(*) AS n FROM events WHERE endpoint = ? AND state = ?').get(name, EventState.Pending) as { n: number };
     return row.n;
+  }
+
+  async hasEvents(name: string): Promise<boolean> {
+    return this.db.prepare('SELECT 1 FROM events WHERE endpoint = ? LIMIT 1').get(name) !== undefined;
   }
 
   async purge(name: string): Promise<void> {

@@ -94,6 +94,11 @@ export class PgEndpointStore implements RuntimeEndpointStore {
     return Number(rows[0]?.n ?? 0);
   }
 
+  async hasEvents(name: string): Promise<boolean> {
+    const { rows } = await (await this.connection()).query(`SELECT 1 FROM ${SCHEMA}.events WHERE endpoint = $1 LIMIT 1`, [name]);
+    return rows.length > 0;
+  }
+
   async purge(name: string): Promise<void> {
     await this.transaction(async (c) => {
       for (const [table, column] of PURGED_TABLES) await c.query(`DELETE FROM ${SCHEMA}.${table} WHERE ${column} = $1`, [name]);

@@ -118,6 +118,13 @@ export class RuntimeEndpoints {
       }
       const stored: StoredEndpoint = { name, definition, inbox, draining: false };
       const entry = await this.validate(stored);
+      if (await this.store.hasEvents(name)) {
+        // A removed endpoint's retained events would be delivered to the new one's target.
+        throw new EndpointChangeError('ENDPOINT_EXISTS', `the outbox still holds events of a removed endpoint "${name}" (listed until pruned): choose another name`, {
+          endpoint: name,
+          removed: true,
+        });
+      }
       if (!(await this.store.insert(stored))) {
         throw new EndpointChangeError('ENDPOINT_EXISTS', `an endpoint named "${name}" exists already`, { endpoint: name });
       }
