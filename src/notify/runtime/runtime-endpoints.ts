@@ -161,18 +161,21 @@ export class RuntimeEndpoints {
   remove(name: string, pending: PendingPolicy | null): Promise<'removed' | 'draining'> {
     return this.serial(async () => {
       const current = this.writable(name);
-      this.route(name); // no new events from here on
-      await this.hooks.flushed(); // those already routed are in the queue: counted, drained or dropped
-      const queued = await this.store.pending(name);
-      if (queued > 0 && pending === null) {
-        this.route(); // nothing changed: routing as before
-        throw new EndpointChangeError(
-          'ENDPOINT_NOT_DRAINED',
-          `endpoint "${name}" has ${queued} queued events: ask pending=drain (deliver them, then remove) or pending=discard (drop them)`,
-          { endpoint: name, pending: queued },
-        );
+      if (pending === null) {
+        // Refused with routing untouched: not one event is lost to a removal that did not happen.
+        await this.hooks.flushed();
+        const queued = await this.store.pending(name);
+        if (queued > 0) {
+          throw new EndpointChangeError(
+            'ENDPOINT_NOT_DRAINED',
+            `endpoint "${name}" has ${queued} queued events: ask pending=drain (deliver them, then remove) or pending=discard (drop them)`,
+            { endpoint: name, pending: queued },
+          );
+        }
       }
-      if (queued > 0 && pending === 'drain') {
+      this.route(name); // removed from here on: no new events
+      await this.hooks.flushed(); // those routed before are in the queue: drained or dropped with it
+      if (pending === 'drain' && (await this.store.pending(name)) > 0) {
         current.stored = { ...current.stored, draining: true };
         await this.store.update(current.stored);
         this.route();
