@@ -29,6 +29,11 @@ export interface RuntimeEndpointStore {
   hasEvents(name: string): Promise<boolean>;
   /** Removes the endpoint and everything the outbox holds of it (events, attempts, state, keys). */
   purge(name: string): Promise<void>;
+  /**
+   * What a removed endpoint's name still has in the outbox (events other replicas routed before
+   * they saw the removal), unless an endpoint of that name exists again.
+   */
+  purgeLeftovers(name: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -99,6 +104,14 @@ export class SqliteEndpointStore implements RuntimeEndpointStore {
     this.changes++;
   }
 
+  async purgeLeftovers(name: string): Promise<void> {
+    this.db.transaction(() => {
+      for (const [table, column] of LEFTOVERS) {
+        this.db.prepare(`DELETE FROM ${table} WHERE ${column} = ? AND NOT EXISTS (SELECT 1 FROM runtime_endpoints WHERE name = ?)`).run(name, name);
+      }
+    })();
+  }
+
   async close(): Promise<void> {
     this.db.close();
   }
@@ -123,4 +136,7 @@ export function hasStoredEndpoints(file: string): boolean {
   }
 }
 
-export { PURGED as PURGED_TABLES };
+/** What purgeLeftovers removes: everything purge does but the endpoint's own row (there is none). */
+const LEFTOVERS = PURGED.filter(([table]) => table !== 'runtime_endpoints');
+
+export { PURGED as PURGED_TABLES, LEFTOVERS as LEFTOVER_TABLES };

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import type { PostgresOutboxOptions } from '../options.ts';
 import { connectOutbox, SCHEMA } from '../outbox/pg-schema.ts';
 import { EventState } from '../protocol.ts';
-import { PURGED_TABLES, type RuntimeEndpointStore, type StoredEndpoint } from './endpoint-store.ts';
+import { LEFTOVER_TABLES, PURGED_TABLES, type RuntimeEndpointStore, type StoredEndpoint } from './endpoint-store.ts';
 
 interface Row {
   name: string;
@@ -103,6 +103,13 @@ export class PgEndpointStore implements RuntimeEndpointStore {
     await this.transaction(async (c) => {
       for (const [table, column] of PURGED_TABLES) await c.query(`DELETE FROM ${SCHEMA}.${table} WHERE ${column} = $1`, [name]);
     });
+  }
+
+  async purgeLeftovers(name: string): Promise<void> {
+    const c = await this.connection();
+    for (const [table, column] of LEFTOVER_TABLES) {
+      await c.query(`DELETE FROM ${SCHEMA}.${table} WHERE ${column} = $1 AND NOT EXISTS (SELECT 1 FROM ${SCHEMA}.runtime_endpoints WHERE name = $1)`, [name]);
+    }
   }
 
   async close(): Promise<void> {

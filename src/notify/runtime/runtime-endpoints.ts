@@ -241,6 +241,14 @@ export class RuntimeEndpoints {
     this.route();
     await this.hooks.drop(name);
     await this.store.purge(name);
+    const { pollMs } = this.timings;
+    if (pollMs === null) return;
+    // Other replicas route to it until their next poll: what they queued meanwhile goes too.
+    const later = setTimeout(() => {
+      if (this.closed) return;
+      this.store.purgeLeftovers(name).catch((err: unknown) => this.logger.warn({ err, endpoint: name }, 'a removed endpoint\'s leftovers not purged'));
+    }, 2 * pollMs + 500);
+    later.unref();
   }
 
   /** Reads the store again if its revision moved (another replica's change, or start), and applies the difference. */
