@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,9 +9,11 @@ import type { StorageDriver } from '../../src/storage/driver.ts';
 import { FilesystemDriver } from '../../src/storage/filesystem-driver.ts';
 import { collectGarbage, type GcDependencies, type GcOptions } from '../../src/storage/gc/garbage-collector.ts';
 import { StorageRegistry } from '../../src/storage/storage-registry.ts';
-import { bytes, errorCodes } from '../helpers/client.ts';
+import { Client, bytes, errorCodes } from '../helpers/client.ts';
 import { eventsOf } from '../helpers/receiver.ts';
 import { ociImage, randomBlob, sha256 } from '../helpers/oci.ts';
+import { startTestRegistry, type TestRegistry } from '../helpers/registry.ts';
+import { startS3rver, type TestS3 } from '../helpers/s3rver.ts';
 import { drained, startWithReceiver, type StartedHarness } from '../notify/support.ts';
 import { PausingDriver, aged, holdServedCall, logger, pullsCompletely, status } from './gc-support.ts';
 
@@ -137,12 +140,17 @@ describe('garbage collection against requests held between their check and their
     const driver = new PausingDriver(new FilesystemDriver(h.registry.root));
     const beforeDelete = driver.pauseAt('delete', (p) => p.endsWith(`/app/_manifests/revisions/sha256/${hex}`));
     const gc = collect(UNTAGGED, driver);
-    await beforeDelete.reached; // it found no tag on it
+    await beforeDelete.reached; // announced, and it found no tag on it
 
-    const res = await h.client.pushManifest('app', 'v1', untagged.manifest, untagged.mediaType);
-    assert.equal(res.status, 201, await res.text());
+    // The push writes its revision and its tag, then waits for the collector's announcement to go.
+    const put = h.client.pushManifest('app', 'v1', untagged.manifest, untagged.mediaType);
+    const tagLink = path.join(h.registry.root, 'docker/registry/v2/repositories/app/_manifests/tags/v1/current/link');
+    for (let i = 0; i < 250 && !existsSync(tagLink); i++) await sleep(20);
+    assert.ok(existsSync(tagLink), 'the push wrote its tag');
     beforeDelete.release();
     const report = await gc;
+    const res = await put;
+    assert.equal(res.status, 201, await res.text());
 
     assert.equal(report.manifestsRemoved, 0, 'the revision is written back: the tag was found after the delete');
     assert.equal(report.blobsRemoved, 0);
@@ -192,7 +200,7 @@ describe('garbage collection against requests held between their check and their
     let put: Promise<Response> | undefined;
     const gc = collect(UNTAGGED, driver, {
       sleep: async () => {
-        answered = await put; // the push finishes before the collector's last look
+        answered = await put; // the push finishes before the collector's last look, if it holds anything
       },
     });
     await beforeDelete.reached; // announced, the revision's age and its tags checked: it goes
@@ -202,6 +210,8 @@ describe('garbage collection against requests held between their check and their
     assert.notEqual((await stat(link)).mtimeMs, before, 'the push wrote its revision');
     beforeDelete.release(); // the collector deletes the revision the push just wrote
     const report = await gc;
+    // (Written again before the collector's next mark, the revision keeps it all: nothing held, no settle time.)
+    answered ??= await put;
 
     assert.equal(answered?.status, 201, await answered?.text());
     assert.equal(report.manifestsRemoved, 1, 'the collector deleted the revision');
@@ -212,3 +222,41 @@ describe('garbage collection against requests held between their check and their
     assert.deepEqual(await readdir(path.dirname(link)), ['link'], 'no announcement left');
   });
 });
+
+describe('garbage collection against a held request on S3 (s3rver; a move is a copy and a delete)', { timeout: 60_000 }, () => {
+  let s3: TestS3;
+  let registry: TestRegistry;
+  beforeEach(async () => {
+    s3 = await startS3rver();
+    registry = await startTestRegistry({ storage: { filesystem: undefined, s3: s3.storageConfig(`races-${Date.now()}`), redirect: { disable: true } } });
+  });
+  afterEach(async () => {
+    await registry.stop();
+    await s3.stop();
+  });
+
+  it('a manifest whose revision lands after the last look takes its held blobs back from the bucket and is served whole', async () => {
+    const client = new Client(registry.url);
+    const image = ociImage({ layers: 1 });
+    for (const blob of [image.config, ...image.layers]) assert.equal((await client.pushBlob('app', blob.data, blob.digest)).status, 201);
+    await sleep(1_100); // S3's LastModified has whole seconds
+    const held = holdServedCall(registry.registry.driver, 'putContent', (p) => p.includes('/app/_manifests/revisions/'));
+    const put = client.pushManifest('app', 'v1', image.manifest, image.mediaType);
+    await held.reached;
+
+    // Another replica's collector (its own registry and locks over the bucket), stopped before its first drop.
+    const driver = new PausingDriver(registry.registry.driver);
+    const beforeDrop = driver.pauseAt('delete', (p) => p.includes('/_gc/'));
+    const gc = collectGarbage(new StorageRegistry(driver), { dryRun: false, deleteUntagged: false, delayMs: 0 }, logger);
+    await beforeDrop.reached;
+    held.release();
+    const res = await put;
+    assert.equal(res.status, 201, await res.text());
+    beforeDrop.release();
+    const report = await gc;
+
+    assert.equal(report.blobsRemoved, 0);
+    await pullsCompletely(client, 'app', 'v1', image.digest);
+  });
+});
+
