@@ -1,5 +1,6 @@
 import { connect, nanos, headers as natsHeaders, type ConnectionOptions, type NatsConnection, type PubAck } from 'nats';
 import { EVENTS_MEDIA_TYPE_V1, EVENTS_MEDIA_TYPE_V2 } from '../envelope-media-types.ts';
+import { checkTarget } from '../endpoint-targets.ts';
 import type { Event } from '../event.ts';
 import type { EndpointOptions, JetStreamOptions } from '../options.ts';
 import { DeliveryError } from './delivery-error.ts';
@@ -104,7 +105,10 @@ export class JetStreamSink implements Sink {
   private connected(): Promise<NatsConnection> {
     if (this.closed) return Promise.reject(new Error('sink closed'));
     if (!this.connection) {
-      const attempt = connect(this.connectionOptions());
+      // A runtime endpoint's host is checked again before each new connection (the guard, as for
+      // HTTP; the client's own reconnects to a server it had are not re-checked).
+      const targets = this.endpoint.targets;
+      const attempt = (targets ? checkTarget(this.endpoint.url, targets) : Promise.resolve()).then(() => connect(this.connectionOptions()));
       this.connection = attempt;
       attempt.then(
         (nc) => {
