@@ -72,10 +72,10 @@ export interface GcReport {
  *  4. The writers check again after writing (reclaim.ts): a manifest PUT once its revision link
  *     is written (each referenced blob in blobs/ and layer-linked, a link the collector removed
  *     written again; each child's revision there), a mount and an upload completion once their
- *     layer link is written. A blob missing
- *     from blobs/ is taken back from `_gc/` (RECLAIM: a move, atomic against DROP's delete of the
- *     same path); one gone for good makes the write undo its link and fail (MANIFEST_BLOB_UNKNOWN,
- *     BLOB_UNKNOWN; a mount is refused, the client uploads): a 4xx, so the change emits no event.
+ *     layer link is written. A blob missing from blobs/ is taken back from `_gc/` (RECLAIM: a
+ *     move, atomic against DROP's delete of the same path); one gone for good makes the write undo
+ *     its link and fail (MANIFEST_BLOB_UNKNOWN, BLOB_UNKNOWN; a mount is refused, the client
+ *     uploads; an upload completion publishes its own bytes): a 4xx, so the change emits no event.
  * Why 3 and 4 close the check-then-write race, whatever the request's speed: the writer does
  * WRITE(link) then RECHECK, the collector HOLD then LOOK, each in order on strongly consistent
  * storage, so one of the two sees the other. RECHECK before HOLD: WRITE < HOLD < LOOK, and LOOK
@@ -89,11 +89,11 @@ export interface GcReport {
  * revision's age and its tags, deletes it, and looks for tags again; a push of the manifest
  * writes its revision, then its tag, then waits while an announcement is there, and writes the
  * revision again if it is gone (then checks its references once more). A push whose revision
- * write came before ANNOUNCE is seen by the age check (kept); one after sees the announcement and
- * waits for the delete to finish, so its re-check comes after it; a tag written before the look
- * after the delete is seen by it (the revision is put back, no event), one after comes with a
- * re-check that finds the revision gone and writes it again (the collector's `delete` event is
- * followed by the push's).
+ * write came before ANNOUNCE is seen by the age check (kept); for one after, the announcement is
+ * still there (it waits) or already gone when the push looks, so its re-check comes after the
+ * delete. A tag written before the look after the delete is seen by it (the revision is put back,
+ * no event); one after comes with a re-check that finds the revision gone and writes it again
+ * (the collector's `delete` event is followed by the push's).
  * What is left (README, "Garbage collection"): an upload started in a repository as it is
  * removed; a collector slower than UNTAGGING_MAX_MS between its announcement and its delete.
  */
@@ -105,11 +105,11 @@ export async function collectGarbage(
 ): Promise<GcReport> {
   const now = deps.now ?? (() => new Date());
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const listen = deps.listen ?? ((repo: Repository) => repo);
-  const repository = (name: RepoName) => listen(registry.collectorRepository(name, cutoff));
   const driver = registry.driver;
   const started = now();
   const cutoff = new Date(started.getTime() - options.delayMs);
+  const listen = deps.listen ?? ((repo: Repository) => repo);
+  const repository = (name: RepoName) => listen(registry.collectorRepository(name, cutoff));
   const markOptions = { deleteUntagged: options.deleteUntagged, cutoff };
   const report: GcReport = {
     dryRun: options.dryRun,
