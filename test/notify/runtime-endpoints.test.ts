@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import type { EndpointStatus } from '../../src/notify/admin.ts';
 import { checkTarget, guardedLookup, isForbiddenAddress } from '../../src/notify/endpoint-targets.ts';
+import { THREAD_FAILPOINTS_ENV } from '../../src/notify/threads/thread-failpoint.ts';
 import { randomBlob } from '../helpers/oci.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { WebhookReceiver } from '../helpers/receiver.ts';
@@ -371,5 +372,36 @@ describe('runtime endpoints on a shared PostgreSQL outbox', { timeout: 40_000 },
     await pushBlob(new NotifyClient(a.url), 'shared/after');
     await sleep(500);
     assert.equal(receiver.requests.length, before);
+  });
+});
+
+describe('a runtime endpoint across a delivery thread restart', { timeout: 30_000 }, () => {
+  let receiver: WebhookReceiver;
+  let registry: TestRegistry;
+
+  before(async () => {
+    receiver = await WebhookReceiver.start();
+    registry = await startTestRegistry({ notifications: { admin: { allowtargets: [`127.0.0.1:${receiver.port}`] } } });
+  });
+  after(async () => {
+    await registry?.stop();
+    await receiver?.close();
+  });
+
+  it('is delivered by the restarted thread too (it starts with the runtime endpoints there are)', async () => {
+    // Read when notifications start, which is at the first POST: the thread dies after its first 2xx.
+    process.env[THREAD_FAILPOINTS_ENV] = 'delivery.delivered@1';
+    try {
+      assert.equal((await api(registry.url, 'POST', '/notifications/endpoints', { name: 'rt', url: receiver.url(), ...FAST })).status, 201);
+    } finally {
+      delete process.env[THREAD_FAILPOINTS_ENV];
+    }
+    const client = new NotifyClient(registry.url);
+    await pushBlob(client, 'restart/one');
+    await receiver.waitFor(1);
+    await eventually(async () => (await endpoints(registry.url).catch(() => [])).some((e) => e.name === 'rt'), 'the endpoint is listed again', 10_000);
+    await pushBlob(client, 'restart/two');
+    await receiver.until(() => repositories(receiver).length >= 2, 10_000, () => `got ${repositories(receiver).join(', ')}`);
+    assert.deepEqual(repositories(receiver), ['restart/one', 'restart/two']);
   });
 });
