@@ -7,7 +7,7 @@ import { API_VERSION, Header } from './headers.ts';
 import { assertRoutesNamed, measureExchange } from './exchange.ts';
 import type { HttpMetrics } from './http-metrics.ts';
 import { requestContext } from './request-context.ts';
-import { readOnlyGuard } from './read-only.ts';
+import { readOnlyGuards } from './read-only.ts';
 import { requestLog } from './request-log.ts';
 import { registerBaseRoutes } from './routes/base.ts';
 import { registerBlobRoutes } from './routes/blobs.ts';
@@ -48,7 +48,7 @@ export function createApp(deps: ApiDeps, http: HttpOptions, logger: Logger): Exp
   app.use(http.metrics.middleware());
   if (http.accessLog) app.use(requestLog(logger));
 
-  if (deps.readOnly) app.use(readOnlyGuard()); // before any route: a write reaches no store
+  if (deps.readOnly) deps = { ...deps, guards: readOnlyGuards(deps.guards) }; // writes refused after their auth check, before any store
 
   const v2 = express.Router({ caseSensitive: true, strict: true });
   registerBaseRoutes(v2, deps.guards);

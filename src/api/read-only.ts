@@ -39,17 +39,3 @@ function passes(guard: RequestHandler, req: Request, res: Response): Promise<voi
     Promise.resolve(guard(req, res, next)).catch(reject);
   });
 }
-
-/**
- * @deprecated the refusal before auth (leaks the mode to anonymous clients): kept only until
- * src/api/app.ts mounts readOnlyGuards, then removed.
- */
-export function readOnlyGuard(): RequestHandler {
-  return (req, _res, next) => {
-    if (READ_METHODS.has(req.method) || !(req.path === '/v2' || req.path.startsWith('/v2/'))) return next();
-    throw new RegistryError('UNSUPPORTED', 'the registry is in read-only mode (storage.maintenance.readonly.enabled: true)', {
-      headers: { [Header.Allow]: [...READ_METHODS].join(', ') },
-      detail: { method: req.method, setting: 'storage.maintenance.readonly.enabled' },
-    });
-  };
-}
