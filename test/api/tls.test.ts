@@ -107,6 +107,31 @@ describe('TLS (http.tls)', () => {
     }
   });
 
+  it('delivers to a built-in inbox over its own TLS listener (the test bed works with http.tls)', async () => {
+    const registry = await start({});
+    const client = new TlsClient(registry.url, { ca: pem.ca });
+    try {
+      const created = await client.fetch('/notifications/endpoints', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'box', inbox: true }),
+      });
+      assert.equal(created.status, 201, await created.text());
+      const blob = randomBlob(256);
+      assert.equal((await client.pushBlob('tls/inbox', blob.data, blob.digest)).status, 201);
+      let requests: { body: string; signature: { valid: boolean } }[] = [];
+      for (let i = 0; i < 50 && requests.length === 0; i++) {
+        requests = ((await (await client.fetch('/ui/inbox/box/requests')).json()) as { requests: typeof requests }).requests;
+        if (requests.length === 0) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(requests.length, 1, 'the inbox got the push over https');
+      assert.equal(requests[0]!.signature.valid, true);
+      assert.ok(requests[0]!.body.includes(blob.digest));
+    } finally {
+      await client.close();
+    }
+  });
+
   it('is refused by a client that does not trust the certificate', async () => {
     const registry = await start({});
     const failure = await handshakeFailure(new TlsClient(registry.url, {}));
