@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -17,24 +17,24 @@ import { aged, blobFile, deleteManifest, pullsCompletely, status } from './gc-su
 
 /**
  * `dockyard gc --delete-untagged` (the real CLI, a child process) killed with SIGKILL at each of
- * its write steps (src/storage/failpoints.ts, `gc.*`), on a copy of one root holding a tagged
- * image (kept), an untagged manifest sharing a layer with it, an image whose manifest the client
- * deleted, and an orphan blob (garbage). After each crash: a registry started on the root serves
- * everything kept byte-identical; a second, complete collection beside it removes all the garbage
- * and leaves no quarantine; and the delete events delivered (the crashed run's, reconciled by the
- * registry at its start, and the complete run's) name exactly what is gone, each once or more, and
- * nothing still there.
+ * its write steps (src/storage/failpoints.ts, `gc.*`), one run after another on one root holding a
+ * tagged image (kept), an untagged manifest sharing a layer with it, an image whose manifest the
+ * client deleted, and an orphan blob (garbage). After each crash a registry started on the root
+ * serves everything kept byte-identical; after the last, a complete collection beside one removes
+ * all the garbage and leaves no quarantine, and the delete events delivered (the crashed runs',
+ * an interrupted one settled by the registry at its start, and the complete run's) name exactly
+ * what is gone, and nothing still there.
  */
 
 /**
- * One case per write step, in the middle of its kind (`@N`: the run makes 1 manifest delete, 5
- * layer-link removals, and holds then drops 7 blobs). Each case costs two CLI starts, so the few
- * that tell: gc.blob.restored needs a push racing the run (gc-races.test.ts, gc-concurrent.test.ts).
+ * One case per write step (`@N`: the N-th of its kind in that run; the first run makes 1 manifest
+ * delete, 5 layer-link removals, and holds then drops 7 blobs, the later ones what is left). A
+ * case costs a CLI start; gc.blob.restored needs a push racing the run (gc-races.test.ts).
  */
 const CASES = [Failpoints.gcManifestDeleted, `${Failpoints.gcLinkRemoved}@3`, `${Failpoints.gcBlobHeld}@4`, `${Failpoints.gcBlobDropped}@6`];
 
 interface Fixture {
-  template: string;
+  root: string;
   kept: ImageFixture;
   untagged: ImageFixture;
   deleted: ImageFixture;
@@ -53,13 +53,13 @@ function image(shared?: { data: Buffer; digest: string }): ImageFixture {
   return fixture;
 }
 
-describe('dockyard gc killed at each of its steps', { concurrency: 2, timeout: 120_000 }, () => {
+describe('dockyard gc killed at each of its steps', { timeout: 120_000 }, () => {
   let dir: string;
   let f: Fixture;
   before(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'dockyard-gc-crash-'));
-    const template = path.join(dir, 'template');
-    const registry = await startTestRegistry({ storage: { filesystem: { rootdirectory: template }, delete: { enabled: true } } });
+    const root = path.join(dir, 'data');
+    const registry = await startTestRegistry({ storage: { filesystem: { rootdirectory: root }, delete: { enabled: true } } });
     try {
       const client = new Client(registry.url);
       const kept = await client.pushImage('keep', 'v1', image());
@@ -69,7 +69,7 @@ describe('dockyard gc killed at each of its steps', { concurrency: 2, timeout: 1
       await deleteManifest(client, 'gone', deleted.digest);
       const orphan = randomBlob(3000);
       assert.equal((await client.pushBlob('junk', orphan.data, orphan.digest)).status, 201);
-      f = { template, kept, untagged, deleted, orphan };
+      f = { root, kept, untagged, deleted, orphan };
     } finally {
       await registry.close(); // the storage stays
       await rm(registry.root, { recursive: true, force: true });
@@ -95,48 +95,58 @@ describe('dockyard gc killed at each of its steps', { concurrency: 2, timeout: 1
     await pullsCompletely(client, 'keep', f.kept.digest);
   };
 
+  // The cases run one after another on one root, as crash-chain.ts runs its cases: each armed run
+  // first puts back what the one before it left moved aside, then dies at its own step; a registry
+  // started after each crash must serve what is kept. Only then does a complete run go.
+  let root: string;
+  let config: string;
+  let settings: Record<string, unknown>;
+  let receiver: WebhookReceiver;
+  before(async () => {
+    root = f.root;
+    receiver = await WebhookReceiver.start(ok);
+    settings = {
+      log: { level: 'warn' },
+      storage: { filesystem: { rootdirectory: root }, delete: { enabled: true }, gc: { delay: '0s' }, maintenance: { uploadpurging: { enabled: false } } },
+      notifications: { endpoints: [endpoint(receiver)] },
+    };
+    config = await writeConfig(dir, settings);
+  });
+  after(() => receiver?.close());
+
+  /** A registry on the root, in this process (the collector is the process under test): it settles at its start the intent of a change a crash cut short. */
+  const withRegistry = async (check: (client: Client, registry: TestRegistry) => Promise<void>) => {
+    const registry = await startTestRegistry(settings);
+    try {
+      await check(new Client(registry.url), registry);
+    } finally {
+      await registry.stop(); // its own (unused) temp directory goes, not the root
+    }
+  };
+
   for (const failpoint of CASES) {
-    it(`killed at ${failpoint}: what is kept is served whole, a complete run removes the garbage, the events match what went`, async () => {
-      // This case's copy of the root (ages kept: they are all older than the collection).
-      const caseDir = await mkdtemp(path.join(dir, 'case-'));
-      const root = path.join(caseDir, 'data');
-      await cp(f.template, root, { recursive: true, preserveTimestamps: true });
-      const receiver = await WebhookReceiver.start(ok);
-      const settings = {
-        log: { level: 'warn' },
-        storage: { filesystem: { rootdirectory: root }, delete: { enabled: true }, gc: { delay: '0s' }, maintenance: { uploadpurging: { enabled: false } } },
-        notifications: { endpoints: [endpoint(receiver)] },
-      };
-      const config = await writeConfig(caseDir, settings);
-      let registry: TestRegistry | undefined;
-      try {
-        const crashed = await runCli(['gc', '--delete-untagged', config], 60_000, cleanEnv({ DOCKYARD_FAILPOINTS: failpoint }));
-        assert.equal(crashed.signal, 'SIGKILL', `the collector ran to its end: ${crashed.stdout}${crashed.stderr}`);
-        assert.ok(crashed.stderr.includes(`failpoint ${nameOf(failpoint)} reached`), crashed.stderr);
-
-        // A registry on the root (in this process: the collector is the process under test); it
-        // settles at its start the intent of a change the crash cut short.
-        registry = await startTestRegistry(settings);
-        const client = new Client(registry.url);
-        await servesKept(client);
-
-        const complete = await runCli(['gc', '--delete-untagged', config], 60_000);
-        assert.equal(complete.code, 0, complete.stderr);
-        await servesKept(client);
-        for (const digest of garbage()) assert.ok(!existsSync(blobFile(root, digest)), `garbage ${digest} is gone`);
-        for (const blob of [f.kept.config, ...f.kept.layers]) assert.ok(existsSync(blobFile(root, blob.digest)), `kept ${blob.digest}`);
-        assert.deepEqual(await readdir(path.join(root, 'docker/registry/v2/_gc')).catch(() => []), [], 'no quarantine left');
-        assert.equal(await status(client, `/v2/keep/manifests/${f.untagged.digest}`, 'HEAD'), 404);
-
-        await drained(registry, 'hook', 15_000);
-        const deletes = receiver.requests.flatMap(eventsOf).filter((e) => e.action === 'delete');
-        assert.ok(deletes.every((e) => e.actor?.internal === 'gc'), 'every delete is the collector’s');
-        assert.deepEqual([...new Set(deletes.map((e) => `${e.target.repository} ${e.target.digest}`))].sort(), deletions());
-      } finally {
-        await registry?.stop(); // its own (unused) temp directory goes, not the root
-        await receiver.close();
-        await rm(caseDir, { recursive: true, force: true });
-      }
+    it(`killed at ${failpoint}: a registry started on the root serves everything kept, whole`, async () => {
+      const crashed = await runCli(['gc', '--delete-untagged', config], 60_000, cleanEnv({ DOCKYARD_FAILPOINTS: failpoint }));
+      assert.equal(crashed.signal, 'SIGKILL', `the collector ran to its end: ${crashed.stdout}${crashed.stderr}`);
+      assert.ok(crashed.stderr.includes(`failpoint ${nameOf(failpoint)} reached`), crashed.stderr);
+      await withRegistry(servesKept);
     });
   }
+
+  it('then a complete run removes all the garbage, leaves no quarantine, and the delete events name exactly what went', async () => {
+    await withRegistry(async (client, registry) => {
+      const complete = await runCli(['gc', '--delete-untagged', config], 60_000);
+      assert.equal(complete.code, 0, complete.stderr);
+      await servesKept(client);
+      for (const digest of garbage()) assert.ok(!existsSync(blobFile(root, digest)), `garbage ${digest} is gone`);
+      for (const blob of [f.kept.config, ...f.kept.layers]) assert.ok(existsSync(blobFile(root, blob.digest)), `kept ${blob.digest}`);
+      assert.deepEqual(await readdir(path.join(root, 'docker/registry/v2/_gc')).catch(() => []), [], 'no quarantine left');
+      assert.equal(await status(client, `/v2/keep/manifests/${f.untagged.digest}`, 'HEAD'), 404);
+
+      await drained(registry, 'hook', 15_000);
+      const deletes = receiver.requests.flatMap(eventsOf).filter((e) => e.action === 'delete');
+      assert.ok(deletes.every((e) => e.actor?.internal === 'gc'), 'every delete is the collector’s');
+      assert.deepEqual([...new Set(deletes.map((e) => `${e.target.repository} ${e.target.digest}`))].sort(), deletions());
+    });
+  });
 });
