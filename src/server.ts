@@ -1,5 +1,4 @@
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +14,7 @@ import { setUpAuth } from './auth/setup.ts';
 import { parseListenAddress } from './config/listen-address.ts';
 import { ConfigError } from './config/load.ts';
 import { notifyOptions, parseEndpoint } from './config/notifications.ts';
+import { needsNotificationThreads } from './notify/needs-threads.ts';
 import { storageOptions, type StorageOptions } from './config/storage.ts';
 import { uiOptions } from './config/ui.ts';
 import type { Config } from './config/schema.ts';
@@ -86,7 +86,6 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
         {
           sourceAddr: () => `${hostname()}:${port}`,
           metrics,
-          logLevel: logger.level,
           repositories: (name) => registry.repository(name),
           parseEndpoint,
         },
@@ -100,7 +99,7 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
     }
     return threaded;
   };
-  const needed = notify.endpoints.length > 0 || notify.outbox.postgres !== null || (await storedRuntimeEndpoints(notify.outbox.file));
+  const needed = await needsNotificationThreads(notify);
   const notifier = new LazyNotifier(startThreaded, needed ? await startThreaded() : new NoopNotifier());
   let selfUrl = ''; // known once listening
 
@@ -213,13 +212,6 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
       await notifier.close();
     },
   };
-}
-
-/** An SQLite outbox left with runtime endpoints in it (read without loading SQLite when there is no file). */
-async function storedRuntimeEndpoints(file: string): Promise<boolean> {
-  if (!existsSync(file)) return false;
-  const { hasStoredEndpoints } = await import('./notify/runtime/endpoint-store.ts');
-  return hasStoredEndpoints(file);
 }
 
 /** Local state (the outbox, the token service's key) beside S3 storage, which has no directory. */

@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import type { Logger } from 'pino';
 import { Registry as MetricsRegistry } from 'prom-client';
 import { parseListenAddress } from '../config/listen-address.ts';
-import { notifyOptions } from '../config/notifications.ts';
+import { notifyOptions, parseEndpoint } from '../config/notifications.ts';
+import { needsNotificationThreads } from '../notify/needs-threads.ts';
 import { internalContext } from '../notify/events/internal-context.ts';
 import { storageOptions } from '../config/storage.ts';
 import type { Config } from '../config/schema.ts';
@@ -71,17 +72,20 @@ export async function gc(args: string[]): Promise<number> {
 
 type GuestNotifier = Awaited<ReturnType<typeof guestNotifier>>;
 
-/** With endpoints: a notifier that queues this process's events in the configured outbox and delivers none. */
+/**
+ * With endpoints (configured, or created at runtime and stored in the outbox): a notifier that
+ * queues this process's events in the configured outbox and delivers none.
+ */
 async function guestNotifier(config: Config, registry: StorageRegistry, logger: Logger) {
-  if (config.notifications.endpoints.filter((e) => !e.disabled).length === 0) return null;
   const storage = storageOptions(config.storage);
   const storageRoot = storage.kind === 'filesystem' ? storage.rootDirectory : path.resolve('./data');
   const durable = storage.kind === 'filesystem' ? storage.fsync : true;
   const options = notifyOptions(config.notifications, { storageRoot, durable, deliver: false });
+  if (!(await needsNotificationThreads(options))) return null;
   const { ThreadedNotifier } = await import('../notify/threaded-notifier.ts');
   const notifier = new ThreadedNotifier(
     options,
-    { sourceAddr: () => `${hostname()}:gc`, metrics: new MetricsRegistry(), logLevel: logger.level, repositories: (name) => registry.repository(name) },
+    { sourceAddr: () => `${hostname()}:gc`, metrics: new MetricsRegistry(), repositories: (name) => registry.repository(name), parseEndpoint },
     logger,
   );
   await notifier.ready;

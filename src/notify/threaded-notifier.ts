@@ -58,8 +58,6 @@ export const DEFAULT_TIMINGS: NotificationTimings = {
 export interface NotifierDeps {
   sourceAddr: () => string;
   metrics: MetricsRegistry;
-  /** @deprecated unread: the threads rebuild the logger passed in (threadLogOptions), fields and formatter too. */
-  logLevel?: string;
   /** The store as it is (without notifications): start-up reconciles interrupted changes with it. */
   repositories: (name: RepoName) => Repository;
   timings?: Partial<NotificationTimings>;

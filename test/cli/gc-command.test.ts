@@ -54,11 +54,13 @@ describe('dockyard gc', () => {
     }
   });
 
-  it('queues its deletions as events in the outbox of the registry serving the storage, which delivers them', async () => {
+  it('queues its deletions as events in the outbox of the registry serving the storage, which delivers them (to a runtime endpoint too)', async () => {
     const receiver = await WebhookReceiver.start(ok);
     const root = path.join(dir, 'served');
     const port = await freePort();
-    const endpoints = `notifications:\n  endpoints:\n    - name: hook\n      url: ${receiver.url()}\n      timeout: 1s\n      backoff: 50ms\n`;
+    // No endpoint in the config: the one events go to is created through the operator API and
+    // stored in the outbox, where the CLI finds it.
+    const endpoints = `notifications:\n  admin:\n    allowtargets: ["127.0.0.1:${new URL(receiver.url()).port}"]\n`;
     const config = path.join(dir, 'served.yml');
     await writeFile(
       config,
@@ -66,6 +68,12 @@ describe('dockyard gc', () => {
     );
     const served = await ChildRegistry.start(config, port);
     try {
+      const created = await fetch(`${served.url}/notifications/endpoints`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'hook', url: receiver.url(), timeout: '1s', backoff: '50ms' }),
+      });
+      assert.equal(created.status, 201, await created.text());
       const client = new Client(served.url);
       const image = await client.pushImage('team/gone', 'v1', ociImage({ layers: 1 }));
       assert.equal((await client.fetch(`/v2/team/gone/manifests/${image.digest}`, { method: 'DELETE' })).status, 202);
