@@ -1,8 +1,6 @@
 import { MessageChannel } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { threadLogOptions } from '../logger.ts';
-import type { Registry as MetricsRegistry } from 'prom-client';
-import type { RepoName } from '../oci/names.ts';
 import type { RequestContext } from '../oci/request-context.ts';
 import type { Repository } from '../storage/repository.ts';
 import type { EndpointDefinition, EndpointStatus, NotificationAdmin, NotificationsHealth, PendingPolicy } from './admin.ts';
@@ -24,46 +22,15 @@ import { openOutboxBackend, type OutboxBackend } from './outbox/outbox-backend.t
 import type { QueuedEvent } from './outbox/outbox-reads.ts';
 import type { Event } from './event.ts';
 import type { DeliveryMessage, DeliveryMethod, DeliveryMethods, DeliveryRequest, EventRange } from './protocol.ts';
-import { DEFAULT_SUPERVISION, Supervisor, type SupervisorOptions } from './threads/supervisor.ts';
+import { Supervisor } from './threads/supervisor.ts';
+import { DEFAULT_TIMINGS, type NotificationTimings, type NotifierDeps } from './notifier-deps.ts';
 import { armedFor, parseThreadFailpoints, THREAD_FAILPOINTS_ENV } from './threads/thread-failpoint.ts';
 import { startThread } from './threads/thread.ts';
 import { notificationsHealth } from './threads/notifications-health.ts';
 import { unavailable, withDeadline } from './threads/unavailable.ts';
-import type { EndpointParse } from './runtime/endpoint-parse.ts';
 import type { RuntimeEndpoints } from './runtime/runtime-endpoints.ts';
 import { runtimeEndpoints } from './runtime/runtime-wiring.ts';
 
-/** Deadlines of everything that crosses a thread (internal; tests may shorten them). */
-export interface NotificationTimings {
-  /** A group commit of the outbox writer; past it the writer is taken as stuck and restarted. */
-  commitMs: number;
-  /** An answer from the delivery thread (a ping gets its endpoint's timeout on top). */
-  callMs: number;
-  /** The readiness probe of the outbox. */
-  healthMs: number;
-  /** The whole shutdown: past it the threads are terminated wherever they are. */
-  closeMs: number;
-  supervision: SupervisorOptions;
-}
-
-export const DEFAULT_TIMINGS: NotificationTimings = {
-  commitMs: 10_000,
-  callMs: 10_000,
-  healthMs: 2_000,
-  closeMs: 10_000,
-  supervision: DEFAULT_SUPERVISION,
-};
-
-/** What the registry around it lends the notifier (what it is told to do comes as NotifyOptions). */
-export interface NotifierDeps {
-  sourceAddr: () => string;
-  metrics: MetricsRegistry;
-  /** The store as it is (without notifications): start-up reconciles interrupted changes with it. */
-  repositories: (name: RepoName) => Repository;
-  timings?: Partial<NotificationTimings>;
-  /** The config's endpoint schema (src/config), for runtime endpoints; without it none are loaded. */
-  parseEndpoint?: EndpointParse;
-}
 
 /**
  * The `Notifier` for configured endpoints, across three threads (protocol.ts: what crosses):

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DOCKYARD_ENTRY } from '../helpers/entry.ts';
 
 /** The project root, where src/main.ts and package.json are. */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -37,9 +38,9 @@ export function start(command: string, args: string[], env: NodeJS.ProcessEnv = 
   return { child, stdout: () => stdout, stderr: () => stderr, exited };
 }
 
-/** `dockyard <args>` as the tests and benches run it: `node --import tsx src/main.ts <args>`. */
+/** `dockyard <args>` as the tests and benches run it (dist/main.js, or src/main.ts through tsx: entry.ts). */
 export function startCli(args: string[], env?: NodeJS.ProcessEnv): Started {
-  return start(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], env);
+  return start(process.execPath, [...DOCKYARD_ENTRY, ...args], env);
 }
 
 /** Runs `dockyard <args>` to its end (killed after `ms`). */

@@ -5,6 +5,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { DOCKYARD_ENTRY } from './entry.ts';
 
 /** The project root, where `src/main.ts` lives. */
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -28,7 +29,7 @@ export async function writeConfig(dir: string, config: Record<string, unknown>, 
 }
 
 /**
- * The registry as its own process: `node --import tsx src/main.ts config.yml`, so that a test can
+ * The registry as its own process (`node dist/main.js config.yml`, or src/main.ts through tsx: entry.ts), so that a test can
  * kill it for real (SIGKILL) and start it again on the same storage and config.
  */
 export class ChildRegistry {
@@ -62,7 +63,7 @@ export class ChildRegistry {
    * 5xx: with auth on it is a 401). `env` is added to this process's environment.
    */
   static async start(configFile: string, port: number, timeoutMs = 30_000, env: NodeJS.ProcessEnv = {}): Promise<ChildRegistry> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', configFile], {
+    const child = spawn(process.execPath, [...DOCKYARD_ENTRY, configFile], {
       cwd: ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_OPTIONS: '', ...env },

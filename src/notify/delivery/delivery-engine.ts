@@ -1,28 +1,24 @@
 import type { Logger } from 'pino';
 import type { EndpointStatus } from '../admin.ts';
 import type { Event } from '../event.ts';
-import { statusLabel, type MetricReporter } from '../metric-updates.ts';
+import type { MetricReporter } from '../metric-updates.ts';
 import type { EndpointOptions, NotifyOptions } from '../options.ts';
 import type { AttemptRecord, OutboxClient } from '../outbox/outbox-client.ts';
 import type { OutboxReads, QueuedEvent } from '../outbox/outbox-reads.ts';
 import type { EventRange } from '../protocol.ts';
 import { threadFailpoint } from '../threads/thread-failpoint.ts';
 import { AttemptLedger } from './attempt-ledger.ts';
+import { acknowledged, recordAttempt } from './attempt-observer.ts';
 import { DeliveryWorker, type EndpointQueue } from './delivery-worker.ts';
 import type { EndpointLeases } from './endpoint-leases.ts';
+import { endpointStatus } from './endpoint-status.ts';
 import type { AttemptOutcome } from './http-sink.ts';
 import { logRemovedEndpoints, removedEndpoints, removedStatus } from './removed-endpoints.ts';
 import { RetryingSink } from './retrying-sink.ts';
-import { publicKeyOf } from './signing.ts';
 import type { Sink } from './sink.ts';
 import { createSink } from './sink-factory.ts';
 
 const PRUNE_INTERVAL_MS = 60_000;
-
-/** `publickey` of an endpoint that signs with Ed25519 (its key resolved at start). */
-function publicKey(endpoint: EndpointOptions): Pick<EndpointStatus, 'publickey'> {
-  return typeof endpoint.ed25519 === 'object' && endpoint.ed25519 ? { publickey: publicKeyOf(endpoint.ed25519.privateKey) } : {};
-}
 
 interface EndpointRuntime {
   endpoint: EndpointOptions;
@@ -190,33 +186,14 @@ export class DeliveryEngine {
     return { endpoint, http, worker, stop, failingSince: null, lastStatus: null };
   }
 
-  /**
-   * Every attempt goes to the delivery log and the attempt metrics; pings (`ping`: true) are
-   * counted apart and not as events, since they carry no registry event.
-   */
+  /** Every attempt: the endpoint's health here, then the delivery log and the metrics. */
   private observe(outcome: AttemptOutcome, ping = false): void {
     const runtime = this.endpoints.get(outcome.endpoint);
-    const ok = outcome.status !== null && outcome.status >= 200 && outcome.status < 300;
     if (runtime) {
       runtime.lastStatus = outcome.status;
-      runtime.failingSince = ok ? null : (runtime.failingSince ?? Date.now());
+      runtime.failingSince = acknowledged(outcome) ? null : (runtime.failingSince ?? Date.now());
     }
-    this.writer.recordAttempt({
-      endpoint: outcome.endpoint,
-      eventIds: outcome.events.map((e) => e.id),
-      at: Date.now(),
-      status: outcome.status,
-      latencyMs: Math.round(outcome.latencyMs * 100) / 100,
-      error: outcome.error,
-      response: outcome.response,
-    });
-    const endpoint = outcome.endpoint;
-    const result = ok ? 'success' : outcome.status === null ? 'error' : 'failure';
-    this.report({ m: 'attempt', endpoint, outcome: result, kind: ping ? 'ping' : 'delivery', seconds: outcome.latencyMs / 1000 });
-    if (ping) return;
-    const n = outcome.events.length;
-    if (outcome.status !== null) this.report({ m: 'status', code: statusLabel(outcome.status), endpoint, n });
-    this.report({ m: 'events', type: ok ? 'Successes' : outcome.status === null ? 'Errors' : 'Failures', endpoint, n });
+    recordAttempt(outcome, ping, this.writer, this.report);
   }
 
   async status(): Promise<EndpointStatus[]> {
@@ -227,21 +204,7 @@ export class DeliveryEngine {
       const counts = await this.reader.counts(name);
       // Another replica delivers it: its health is in the delivery log, not in this process.
       const health = this.leases.holds(name) ? r : await this.healthOf(name);
-      configured.push({
-        name,
-        url: r.endpoint.url,
-        removed: false,
-        disabled: this.disabled.has(name),
-        disabledReason: this.disabled.get(name) ?? null,
-        pending: counts.pending,
-        delivered: counts.delivered,
-        deadLetters: counts.dead,
-        failingSince: health.failingSince === null ? null : new Date(health.failingSince).toISOString(),
-        lastStatus: health.lastStatus,
-        delivering: this.leases.holds(name) && !this.disabled.has(name),
-        ...publicKey(r.endpoint),
-        source: 'config', // the main thread marks runtime ones (runtime/runtime-endpoints.ts)
-      });
+      configured.push(endpointStatus({ endpoint: r.endpoint, counts, health, disabledReason: this.disabled.get(name), leased: this.leases.holds(name) }));
     }
     const removed = [...(await removedEndpoints(this.reader, this.configured))].map(([name, counts]) => removedStatus(name, counts));
     return [...configured, ...removed];
