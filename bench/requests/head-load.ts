@@ -1,40 +1,60 @@
 /**
  * A HEAD load generator, run as its own process by load.ts:
  *   node --import tsx bench/requests/head-load.ts <url> <concurrency> <seconds> <headers-json>
- * `concurrency` keep-alive connections, each with one request in flight, for `seconds`; prints
- * one JSON line {requests, rps, p99Ms, errors}. undici (a dependency already) keeps it lean.
+ * `concurrency` keep-alive connections over raw sockets, one request in flight on each, for
+ * `seconds`; prints one JSON line {requests, rps, p99Ms, errors}. Raw sockets because undici
+ * closes the connection after every HEAD (its guard against a body it cannot delimit), which
+ * would measure connection set-up, and node:http's client costs more CPU than the servers'.
+ * A HEAD reply has no body, so the blank line after the headers ends each response.
  */
-import { Pool } from 'undici';
+import * as net from 'node:net';
 import { percentile } from '../lib/stats.ts';
 
 const [url = '', conc = '32', secs = '8', headersJson = '{}'] = process.argv.slice(2);
 const u = new URL(url);
-const concurrency = Number(conc);
 const headers = JSON.parse(headersJson) as Record<string, string>;
-const pool = new Pool(u.origin, { connections: concurrency, pipelining: 1, keepAliveTimeout: 60_000 });
+const request = Buffer.from(
+  [`HEAD ${u.pathname}${u.search} HTTP/1.1`, `Host: ${u.host}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`), '', ''].join('\r\n'),
+);
 const latencies: number[] = [];
 let errors = 0;
 const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
+const start = nowMs();
+const until = start + Number(secs) * 1000;
 
-async function worker(until: number): Promise<void> {
-  while (nowMs() < until) {
-    const t = nowMs();
-    try {
-      const res = await pool.request({ path: u.pathname + u.search, method: 'HEAD', headers, headersTimeout: 5000 });
-      await res.body.dump();
-      if (res.statusCode < 200 || res.statusCode > 299) errors++;
-    } catch {
+function connection(): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = net.connect(Number(u.port), u.hostname);
+    socket.setNoDelay(true);
+    let buf = '';
+    let sent = 0;
+    const send = () => {
+      if (nowMs() >= until) return void socket.end(resolve);
+      sent = nowMs();
+      socket.write(request);
+    };
+    socket.on('connect', send);
+    socket.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      for (let end = buf.indexOf('\r\n\r\n'); end !== -1; end = buf.indexOf('\r\n\r\n')) {
+        const status = Number(buf.slice(9, 12));
+        buf = buf.slice(end + 4);
+        latencies.push(nowMs() - sent);
+        if (status < 200 || status > 299) errors++;
+        send();
+      }
+    });
+    socket.on('error', () => {
       errors++;
-      continue;
-    }
-    latencies.push(nowMs() - t);
-  }
+      resolve();
+    });
+    socket.on('close', () => resolve());
+    socket.setTimeout(5000, () => socket.destroy());
+  });
 }
 
-const start = nowMs();
-await Promise.all(Array.from({ length: concurrency }, () => worker(start + Number(secs) * 1000)));
+await Promise.all(Array.from({ length: Number(conc) }, () => connection()));
 const elapsedS = (nowMs() - start) / 1000;
-await pool.close();
 latencies.sort((a, b) => a - b);
 const out = { requests: latencies.length, rps: latencies.length / elapsedS, p99Ms: percentile(latencies, 99), errors };
 process.stdout.write(`${JSON.stringify(out)}\n`);
