@@ -10,6 +10,7 @@
  * Results: the table on stdout, the section in BENCHMARKS.md, JSON in .bench/requests.json.
  * Knobs: BENCH_ROUNDS (3), BENCH_DURATION_S (8), BENCH_CONCURRENCY (32), BENCH_WRK_THREADS (2).
  */
+import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { machineFacts, writeResultsJson } from './lib/machine.ts';
 import { guardRun, runMain } from './lib/processes.ts';
@@ -21,7 +22,17 @@ import { OVERALL_TIMEOUT_MS, ROUNDS, ROWS, type ServerKind } from './requests/se
 
 const LOAD_AT_START = os.loadavg();
 
+/** BENCH_REPORT_FROM=.bench/requests.json: re-render the table and the section from a saved run, measuring nothing. */
+async function rerender(file: string): Promise<void> {
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as { date: string; loadAtStart: number[]; measurements: Measurement[] };
+  const summary = summarize(saved.measurements);
+  process.stdout.write(`${summary.table}\n`);
+  process.stderr.write(`wrote ${writeSection(summary, saved.loadAtStart, saved.date)}\n`);
+}
+
 async function main(): Promise<void> {
+  const from = process.env.BENCH_REPORT_FROM;
+  if (from) return rerender(from);
   buildDockyard();
   const disarm = guardRun(OVERALL_TIMEOUT_MS, async () => {
     process.stderr.write(`requests: overall timeout of ${OVERALL_TIMEOUT_MS / 1000} s reached\n`);
@@ -44,7 +55,7 @@ async function main(): Promise<void> {
   const summary = summarize(ms);
   process.stdout.write(`${summary.table}\n`);
   const file = writeSection(summary, LOAD_AT_START);
-  const json = await writeResultsJson('requests', { date: new Date().toISOString(), machine: machineFacts(), loadAtStart: LOAD_AT_START, summary, measurements: ms });
+  const json = await writeResultsJson('requests', { date: new Date().toISOString(), machine: machineFacts(), loadAtStart: LOAD_AT_START, rows: summary.rows, limit: summary.limit, measurements: ms });
   process.stderr.write(`wrote ${file} and ${json}\n`);
 }
 
