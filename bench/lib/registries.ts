@@ -32,6 +32,14 @@ export function registryConfigYaml(opts: { addr: string; storage: string; disabl
 }
 
 /**
+ * One webhook endpoint (`bench`, to `receiverUrl`) in the config format both servers read:
+ * Distribution requires timeout, threshold and backoff. `extra`: more lines of that endpoint.
+ */
+export function webhookEndpointLines(receiverUrl: string, extra: string[] = []): string[] {
+  return ['notifications:', '  endpoints:', '    - name: bench', `      url: ${receiverUrl}`, '      timeout: 1s', '      threshold: 5', '      backoff: 1s', ...extra];
+}
+
+/**
  * Dockyard under node directly (no npm/npx/tsx wrapper), so the child's pid is the server itself
  * and a signal to it reaches the server. `args` are node's arguments (flags, entry, config path).
  */

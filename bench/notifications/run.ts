@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { Pool } from 'undici';
 import { ROOT } from '../lib/env.ts';
 import { freePort, hasExited, waitReady, withServer, type ServerProcess } from '../lib/processes.ts';
-import { registryConfigYaml, spawnDistribution, spawnDockyard } from '../lib/registries.ts';
+import { registryConfigYaml, spawnDistribution, spawnDockyard, webhookEndpointLines } from '../lib/registries.ts';
 import { r2 } from '../lib/stats.ts';
 import {
   BURST_OPS,
@@ -26,16 +26,7 @@ import type { Receiver } from './receiver.ts';
 
 /** The endpoint every configuration delivers to; `dockyard-batched` adds batching. */
 function notificationLines(kind: ConfigKind, receiverUrl: string): string[] {
-  return [
-    'notifications:',
-    '  endpoints:',
-    '    - name: bench',
-    `      url: ${receiverUrl}`,
-    '      timeout: 1s',
-    '      threshold: 5',
-    '      backoff: 1s',
-    ...(kind === 'dockyard-batched' ? ['      batch:', '        maxevents: 500', '        maxwait: 50ms'] : []),
-  ];
+  return webhookEndpointLines(receiverUrl, kind === 'dockyard-batched' ? ['      batch:', '        maxevents: 500', '        maxwait: 50ms'] : []);
 }
 
 interface Started extends ServerProcess {

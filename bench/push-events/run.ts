@@ -11,7 +11,7 @@ import { expect, now, request } from '../fsync/http.ts';
 import { pushImage } from '../fsync/push.ts';
 import { cpuSeconds } from '../lib/proc.ts';
 import { freePort, hasExited, waitReady, withServer, type ServerProcess } from '../lib/processes.ts';
-import { registryConfigYaml, spawnDistribution, spawnDockyard } from '../lib/registries.ts';
+import { registryConfigYaml, spawnDistribution, spawnDockyard, webhookEndpointLines } from '../lib/registries.ts';
 import { S, type Receiver } from './receiver.ts';
 import {
   BEFORE_ENTRY,
@@ -26,11 +26,6 @@ import {
   WARMUP_IMAGES,
   type ServerKind,
 } from './settings.ts';
-
-/** The one endpoint, in the config format both servers read (Distribution's). */
-export function notificationLines(receiverUrl: string): string[] {
-  return ['notifications:', '  endpoints:', '    - name: hook', `      url: ${receiverUrl}`, '      timeout: 1s', '      threshold: 5', '      backoff: 1s'];
-}
 
 export interface Started extends ServerProcess {
   base: URL;
@@ -61,7 +56,7 @@ export async function startServer(kind: ServerKind, dir: string, receiverUrl: st
   await mkdir(storage, { recursive: true });
   const addr = `127.0.0.1:${await freePort()}`;
   const configPath = path.join(dir, 'config.yml');
-  const extra = HAS_ENDPOINT[kind] ? [...notificationLines(receiverUrl), ...(await outboxLines(kind, dir))] : [];
+  const extra = HAS_ENDPOINT[kind] ? [...webhookEndpointLines(receiverUrl), ...(await outboxLines(kind, dir))] : [];
   await writeFile(configPath, registryConfigYaml({ addr, storage, disableAccessLog: true, extra }));
   const entry = entryOf(kind);
   const server =

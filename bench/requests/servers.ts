@@ -5,24 +5,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { freePort, spawnServer, waitReady, type ServerProcess } from '../lib/processes.ts';
-import { registryConfigYaml, spawnDistribution, spawnDockyard } from '../lib/registries.ts';
+import { registryConfigYaml, spawnDistribution, spawnDockyard, webhookEndpointLines } from '../lib/registries.ts';
 import { LIMIT_BODY_BYTES, READY_TIMEOUT_MS, type ServerKind } from './settings.ts';
 
 export interface Started extends ServerProcess {
   base: string;
-}
-
-/** One webhook endpoint, the same lines for both servers (Distribution's required keys included). */
-function webhookLines(receiverUrl: string): string[] {
-  return [
-    'notifications:',
-    '  endpoints:',
-    '    - name: bench',
-    `      url: ${receiverUrl}`,
-    '      timeout: 1s',
-    '      threshold: 5',
-    '      backoff: 1s',
-  ];
 }
 
 async function ready(server: ServerProcess, label: string, base: string): Promise<void> {
@@ -39,7 +26,7 @@ export async function startRegistry(kind: ServerKind, dir: string, receiverUrl: 
   await mkdir(storage, { recursive: true });
   const addr = `127.0.0.1:${await freePort()}`;
   const configPath = path.join(dir, 'config.yml');
-  const extra = receiverUrl ? webhookLines(receiverUrl) : [];
+  const extra = receiverUrl ? webhookEndpointLines(receiverUrl) : [];
   await writeFile(configPath, registryConfigYaml({ addr, storage, disableAccessLog: true, extra }));
   const server = kind === 'dockyard' ? spawnDockyard(kind, ['dist/main.js', 'serve', configPath]) : spawnDistribution(kind, configPath, dir);
   const base = `http://${addr}`;
