@@ -11,6 +11,7 @@ import {
 } from 'jose';
 import { parseCertificateBundle, verifiedLeafKey } from './cert-chain.ts';
 import { libtrustKeyId } from './key-id.ts';
+import { VerifiedTokenCache } from './token-cache.ts';
 import type { Scope } from './scope.ts';
 
 /** Distribution's leeway for `exp` and `nbf`. */
@@ -48,6 +49,8 @@ type KeySet = (header: JWTHeaderParameters, token: FlattenedJWSInput) => Promise
  * is never used: the token is refused.
  */
 export class TokenVerifier {
+  private readonly verified = new VerifiedTokenCache();
+
   private constructor(
     private readonly options: TokenVerifierOptions,
     private readonly roots: X509Certificate[],
@@ -75,6 +78,8 @@ export class TokenVerifier {
   }
 
   async verify(token: string): Promise<VerifiedToken> {
+    const known = this.verified.get(token);
+    if (known) return known;
     try {
       const { payload } = await jwtVerify(token, (header, input) => this.signingKey(header, input), {
         issuer: this.options.issuer,
@@ -83,7 +88,10 @@ export class TokenVerifier {
         clockTolerance: CLOCK_SKEW_SECONDS,
         requiredClaims: ['exp'],
       });
-      return { subject: typeof payload.sub === 'string' ? payload.sub : '', access: accessClaim(payload.access) };
+      const verified = { subject: typeof payload.sub === 'string' ? payload.sub : '', access: accessClaim(payload.access) };
+      // jose refuses a token past exp + the leeway; from then on, so does the cache.
+      if (typeof payload.exp === 'number') this.verified.set(token, verified, (payload.exp + CLOCK_SKEW_SECONDS) * 1000);
+      return verified;
     } catch (err) {
       throw new InvalidTokenError(err instanceof Error ? err.message : String(err));
     }

@@ -1,3 +1,4 @@
+import { readFile as readFileCallback, stat as statCallback, type Stats } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -62,7 +63,7 @@ export class FilesystemDriver implements StorageDriver {
 
   async getContent(p: string): Promise<Buffer> {
     try {
-      return await fs.readFile(this.full(p));
+      return await readSmallFile(this.full(p));
     } catch (err) {
       throw translate(err, p);
     }
@@ -118,7 +119,7 @@ export class FilesystemDriver implements StorageDriver {
 
   async stat(p: string): Promise<FileInfo> {
     try {
-      const st = await fs.stat(this.full(p));
+      const st = await statFile(this.full(p));
       return { path: p, size: st.size, modifiedAt: st.mtime, isDirectory: st.isDirectory() };
     } catch (err) {
       throw translate(err, p);
@@ -283,6 +284,19 @@ export class FilesystemDriver implements StorageDriver {
     }
     return missing;
   }
+}
+
+/**
+ * fs.readFile and fs.stat through their callback forms: on every manifest HEAD and GET, the
+ * promise forms cost twice to four times the CPU (a FileHandle per read, read in chunks), for the
+ * same system calls. See BENCHMARKS.md, "Request rates".
+ */
+function readSmallFile(file: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => readFileCallback(file, (err, data) => (err ? reject(err) : resolve(data))));
+}
+
+function statFile(file: string): Promise<Stats> {
+  return new Promise((resolve, reject) => statCallback(file, (err, st) => (err ? reject(err) : resolve(st))));
 }
 
 function isEnoent(err: unknown): boolean {

@@ -1,5 +1,4 @@
 import { MANIFEST_MEDIA_TYPES, MediaType } from '../oci/media-types.ts';
-import type { Digest } from '../oci/digest.ts';
 
 /** Docker schema 1 (Distribution may hold these; we neither accept nor convert them). */
 const SCHEMA1_SIGNED = 'application/vnd.docker.distribution.manifest.v1+prettyjws';
@@ -26,26 +25,4 @@ export function mediaTypeOfContent(body: Buffer): string | null {
   if (Array.isArray(m.manifests) && m.config === undefined) return MediaType.OciIndex;
   if (typeof m.config === 'object' && m.config !== null) return MediaType.OciManifest;
   return null;
-}
-
-/**
- * Media types by manifest digest. A digest names its bytes for ever, so an entry never goes
- * stale; the cache only saves reading and parsing the manifest on every HEAD and GET.
- */
-export class MediaTypeCache {
-  private readonly types = new Map<Digest, string>();
-
-  constructor(private readonly maxEntries = 50_000) {}
-
-  get(digest: Digest): string | undefined {
-    return this.types.get(digest);
-  }
-
-  set(digest: Digest, mediaType: string): void {
-    if (this.types.size >= this.maxEntries) {
-      const oldest = this.types.keys().next().value;
-      if (oldest !== undefined) this.types.delete(oldest);
-    }
-    this.types.set(digest, mediaType);
-  }
 }

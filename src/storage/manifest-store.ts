@@ -11,7 +11,8 @@ import { reclaimBlob } from './gc/reclaim.ts';
 import { ManifestKeptError, untaggingMarker, untaggingSettled } from './gc/untagging.ts';
 import type { KeyedMutex } from './keyed-mutex.ts';
 import { layout } from './layout.ts';
-import { MediaTypeCache, mediaTypeOfContent } from './manifest-media-type.ts';
+import { ManifestCache } from './manifest-cache.ts';
+import { mediaTypeOfContent } from './manifest-media-type.ts';
 import { referrerDescriptor } from './referrer-index.ts';
 import { parseRevisionLink, subjectOf, type RevisionLink } from './revision-link.ts';
 import type { ReferrerStore } from './referrer-store.ts';
@@ -42,7 +43,7 @@ export class ManifestStore implements ManifestService {
      */
     private readonly manifestLocks: KeyedMutex,
     /** Shared by every ManifestStore of the registry. */
-    private readonly mediaTypes: MediaTypeCache = new MediaTypeCache(),
+    private readonly cache: ManifestCache = new ManifestCache(),
   ) {}
 
   private locked<T>(digest: Digest, task: () => Promise<T>): Promise<T> {
@@ -76,7 +77,7 @@ export class ManifestStore implements ManifestService {
       const linkedBefore = await exists(this.driver, revision);
       // The digest alone, as Distribution writes every link.
       await this.driver.putContent(revision, digest);
-      this.mediaTypes.set(digest, parsed.mediaType);
+      this.cache.set(digest, parsed.mediaType, body);
       failpoint(Failpoints.revisionLinked);
       // Checked again now the revision is written (a collector may have taken what was checked
       // above): the collector's last look sees the revision, or this check sees its move.
@@ -122,7 +123,9 @@ export class ManifestStore implements ManifestService {
 
   async get(reference: ManifestReference, accept?: AcceptedTypes): Promise<StoredManifest> {
     const info = await this.stat(reference, accept);
-    const content = await this.content.getContent(info.digest);
+    // stat has just found the bytes there; what a digest names never changes.
+    const content = this.cache.content(info.digest) ?? (await this.content.getContent(info.digest));
+    this.cache.set(info.digest, info.mediaType, content);
     return { ...info, content };
   }
 
@@ -242,18 +245,24 @@ export class ManifestStore implements ManifestService {
 
   /** The revision link of a manifest in this repository, or null when it is not here. */
   private async revision(digest: Digest): Promise<RevisionLink | null> {
-    const raw = await readOptional(this.driver, layout.revisionLink(this.name, digest));
-    return raw ? parseRevisionLink(raw) : null;
+    const path = layout.revisionLink(this.name, digest);
+    const known = this.cache.revisionLink(this.name, digest);
+    if (known) return (await exists(this.driver, path)) ? known : null; // a stat costs less than a read
+    const raw = await readOptional(this.driver, path);
+    if (!raw) return null;
+    const link = parseRevisionLink(raw);
+    this.cache.setRevisionLink(this.name, digest, link);
+    return link;
   }
 
   /** Null when the stored bytes are not a manifest we can name (then it is not served). */
   private async mediaTypeOf(digest: Digest, link: RevisionLink): Promise<string | null> {
     if (link.mediaType !== undefined) return link.mediaType;
-    const cached = this.mediaTypes.get(digest);
+    const cached = this.cache.mediaType(digest);
     if (cached !== undefined) return cached;
     const body = await readOptional(this.driver, layout.blobData(digest));
     const mediaType = body ? mediaTypeOfContent(body) : null;
-    if (mediaType !== null) this.mediaTypes.set(digest, mediaType);
+    if (body && mediaType !== null) this.cache.set(digest, mediaType, body);
     return mediaType;
   }
 

@@ -4,7 +4,7 @@ import { ContentStore, listOptional } from './content-store.ts';
 import type { StorageDriver } from './driver.ts';
 import { KeyedMutex } from './keyed-mutex.ts';
 import { layout } from './layout.ts';
-import { MediaTypeCache } from './manifest-media-type.ts';
+import { ManifestCache, type ManifestCacheOptions, DEFAULT_MANIFEST_CACHE } from './manifest-cache.ts';
 import { ManifestStore } from './manifest-store.ts';
 import { ReferrerIndex } from './referrer-index.ts';
 import { ReferrerStore } from './referrer-store.ts';
@@ -21,10 +21,14 @@ export class StorageRegistry implements Registry {
   /** Taken after a manifest lock, never before (see TagStore). */
   private readonly tagLocks = new KeyedMutex();
   private readonly uploadHashes = new UploadHashes();
-  private readonly mediaTypes = new MediaTypeCache();
+  private readonly manifestCache: ManifestCache;
   private readonly referrerIndex: ReferrerIndex;
 
-  constructor(readonly driver: StorageDriver) {
+  constructor(
+    readonly driver: StorageDriver,
+    cache: ManifestCacheOptions = DEFAULT_MANIFEST_CACHE,
+  ) {
+    this.manifestCache = new ManifestCache(cache);
     this.content = new ContentStore(driver);
     this.referrerIndex = new ReferrerIndex(driver, this.manifestLocks);
   }
@@ -46,7 +50,7 @@ export class StorageRegistry implements Registry {
   private stores(name: RepoName): { repository: Repository; manifests: ManifestStore } {
     const tags = new TagStore(name, this.driver, this.tagLocks);
     const referrers = new ReferrerStore(name, this.driver, this.referrerIndex);
-    const manifests = new ManifestStore(name, this.driver, this.content, tags, referrers, this.manifestLocks, this.mediaTypes);
+    const manifests = new ManifestStore(name, this.driver, this.content, tags, referrers, this.manifestLocks, this.manifestCache);
     const repository: Repository = {
       name,
       blobs: new RepositoryBlobStore(name, this.content),
