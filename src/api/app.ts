@@ -1,4 +1,4 @@
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler } from 'express';
 import type { Logger } from 'pino';
 import type { ClientAddress } from './client-address.ts';
 import type { ApiDeps } from './deps.ts';
@@ -33,31 +33,57 @@ export interface HttpOptions {
   metrics: HttpMetrics;
 }
 
+/**
+ * Middleware run one after another as one: each calls `next()` to pass on (synchronously or not),
+ * or `next(err)` to stop with an error, as in Express.
+ */
+function inOrder(handlers: RequestHandler[]): RequestHandler {
+  return (req, res, done) => {
+    let i = 0;
+    const next = (err?: unknown): void => {
+      if (err !== undefined && err !== null) return done(err);
+      const handler = handlers[i++];
+      if (!handler) return done();
+      try {
+        const result = handler(req, res, next) as unknown;
+        if (result instanceof Promise) result.catch(done);
+      } catch (caught) {
+        done(caught);
+      }
+    };
+    next();
+  };
+}
+
 /** Builds the HTTP application: the `/v2/` API over the services in `deps`. */
 export function createApp(deps: ApiDeps, http: HttpOptions, logger: Logger): Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
-  app.use((_req, res, next) => {
-    for (const [name, value] of Object.entries(http.headers)) res.setHeader(name, value);
-    res.setHeader(Header.ApiVersion, API_VERSION);
-    next();
-  });
-  app.use(measureExchange());
-  app.use(requestContext(deps.externalBaseUrl, http.clients));
-  app.use(http.metrics.middleware());
-  if (http.accessLog) app.use(requestLog(logger));
+  const headers = Object.entries(http.headers);
+  // What every request goes through first, as one layer of the app (each layer costs a route match).
+  app.use(inOrder([
+    (_req, res, next) => {
+      for (const [name, value] of headers) res.setHeader(name, value);
+      res.setHeader(Header.ApiVersion, API_VERSION);
+      next();
+    },
+    measureExchange(),
+    requestContext(deps.externalBaseUrl, http.clients),
+    http.metrics.middleware(),
+    ...(http.accessLog ? [requestLog(logger)] : []),
+  ]));
 
   if (deps.readOnly) deps = { ...deps, guards: readOnlyGuards(deps.guards) }; // writes refused after their auth check, before any store
 
   const v2 = express.Router({ caseSensitive: true, strict: true });
+  registerManifestRoutes(v2, deps); // first: see exchange.ts
   registerBaseRoutes(v2, deps.guards);
   registerCatalogRoutes(v2, deps);
   registerTagRoutes(v2, deps);
   registerReferrerRoutes(v2, deps);
   registerUploadRoutes(v2, deps); // before blobs: "blobs/uploads" must not be read as a digest
   registerBlobRoutes(v2, deps);
-  registerManifestRoutes(v2, deps);
   assertRoutesNamed(v2);
   app.use(v2);
   const admin = express.Router();

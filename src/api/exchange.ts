@@ -7,6 +7,8 @@ import type { Request, RequestHandler, Response, Router } from 'express';
  * regexes are the route files' own; `assertRoutesNamed` stops the start when one is not here.
  */
 const V2_ROUTES: readonly { handler: string; route: string; regex: RegExp }[] = [
+  // First: the requests most clients make most (a pull is mostly manifest and blob reads); no other route's regex matches a manifest path.
+  { handler: 'manifest', route: '/v2/:name/manifests/:reference', regex: /^\/v2\/(.+)\/manifests\/([^/]+)$/ },
   { handler: 'base', route: '/v2/', regex: /^\/v2\/?$/ },
   { handler: 'catalog', route: '/v2/_catalog', regex: /^\/v2\/_catalog$/ },
   { handler: 'tags', route: '/v2/:name/tags/list', regex: /^\/v2\/(.+)\/tags\/list$/ },
@@ -14,7 +16,6 @@ const V2_ROUTES: readonly { handler: string; route: string; regex: RegExp }[] = 
   { handler: 'blob-upload', route: '/v2/:name/blobs/uploads/', regex: /^\/v2\/(.+)\/blobs\/uploads\/?$/ },
   { handler: 'blob-upload-chunk', route: '/v2/:name/blobs/uploads/:uuid', regex: /^\/v2\/(.+)\/blobs\/uploads\/([^/]+)$/ },
   { handler: 'blob', route: '/v2/:name/blobs/:digest', regex: /^\/v2\/(.+)\/blobs\/([^/]+)$/ },
-  { handler: 'manifest', route: '/v2/:name/manifests/:reference', regex: /^\/v2\/(.+)\/manifests\/([^/]+)$/ },
 ];
 
 /** The operator API, health and token routes, by path prefix: few, fixed names. */

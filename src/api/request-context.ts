@@ -14,6 +14,7 @@ export function requestContext(externalBaseUrl: string | undefined, clients: Cli
     const client = clients.resolve(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for']);
     const id = requestId(req.headers[Header.RequestId.toLowerCase()], client.proxied);
     res.setHeader(Header.RequestId, id);
+    let concluded: Promise<boolean> | undefined;
     const ctx: RequestContext = {
       id,
       addr: client.proxied ? client.ip : formatAddress(client.ip, req.socket.remotePort),
@@ -22,16 +23,26 @@ export function requestContext(externalBaseUrl: string | undefined, clients: Cli
       method: req.method,
       useragent: req.headers['user-agent'] ?? '',
       baseUrl: externalBaseUrl ?? `${req.protocol}://${host}`,
-      concluded: new Promise<boolean>((resolve) => {
-        res.once('finish', () => resolve(true));
-        // A client that closes as soon as it has the last byte may be seen closing before 'finish':
-        // the whole body was handed over once end() was reached.
-        res.once('close', () => resolve(res.writableFinished || res.writableEnded));
-      }),
+      // Made when first asked for (only a pull's event waits on it), not on every request.
+      get concluded() {
+        return (concluded ??= conclusionOf(res));
+      },
     };
     res.locals.ctx = ctx;
     next();
   };
+}
+
+/** Whether the response went out whole: known at 'finish', or at 'close' if that came first. */
+function conclusionOf(res: Response): Promise<boolean> {
+  if (res.writableFinished) return Promise.resolve(true);
+  if (res.closed) return Promise.resolve(res.writableEnded);
+  return new Promise<boolean>((resolve) => {
+    res.once('finish', () => resolve(true));
+    // A client that closes as soon as it has the last byte may be seen closing before 'finish':
+    // the whole body was handed over once end() was reached.
+    res.once('close', () => resolve(res.writableFinished || res.writableEnded));
+  });
 }
 
 export function contextOf(res: Response): RequestContext {
