@@ -122,6 +122,10 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   'storage.s3.multipartcopythresholdsize': 'Objects larger than this many bytes are copied in parts.',
   'storage.delete.enabled': '`false`: every `DELETE` answers 405 `UNSUPPORTED`.',
   'storage.redirect.disable': 'Blob `GET`s answer 307 to a presigned URL when the driver has one (S3), unless this is `true`.',
+  'storage.cache.blobdescriptor':
+    "Dockyard always keeps in memory what a manifest digest names (its bytes up to 256 KiB, its media type, its revision link's form), never whether anything exists: a HEAD or GET by tag reads the tag's link and checks that two files are there. Nothing in it can go stale, so it is right beside replicas and `dockyard gc`; `redis` (a cache shared by replicas) is accepted with a warning that it is not used.",
+  'storage.cache.layerinfo': "Distribution's older name of `blobdescriptor`.",
+  'storage.cache.blobdescriptorsize': 'Digests the cache keeps at most (and at most 16 MiB of manifest bytes in all), the oldest dropped first.',
   'storage.maintenance.uploadpurging.enabled': 'Remove abandoned upload sessions (and, on S3, incomplete multipart uploads).',
   'storage.maintenance.uploadpurging.age': 'Sessions older than this are removed.',
   'storage.maintenance.uploadpurging.interval': 'How often the purger runs.',

@@ -15,7 +15,7 @@ import { parseListenAddress } from './config/listen-address.ts';
 import { ConfigError } from './config/load.ts';
 import { notifyOptions, parseEndpoint } from './config/notifications.ts';
 import { needsNotificationThreads } from './notify/needs-threads.ts';
-import { storageOptions, type StorageOptions } from './config/storage.ts';
+import { manifestCacheOptions, storageOptions, type StorageOptions } from './config/storage.ts';
 import { uiOptions } from './config/ui.ts';
 import type { Config } from './config/schema.ts';
 import { startDebugServer } from './debug-server.ts';
@@ -65,7 +65,7 @@ export async function startRegistry(config: Config, logger: Logger): Promise<Run
   const opened = await openStorage(storage, logger, readOnly);
   const { stateDir } = opened;
   const driver = new MeteredDriver(opened.driver, storageActionSeconds(metrics));
-  const registry = new StorageRegistry(driver);
+  const registry = new StorageRegistry(driver, manifestCacheOptions(config.storage.cache));
   const health = storageHealth(driver, readOnly, config.health.storagedriver, logger);
   // Before anything starts: a missing htpasswd file or bad certificate bundle stops the start here.
   const auth = await setUpAuth(config.auth, {

@@ -10,7 +10,8 @@ export function buildDockyard(): void {
 
 /**
  * A registry config.yml (read by Distribution, and by Dockyard when given one): errors-only log
- * (and no access log if asked), `addr`, filesystem storage under `storage` without upload purging, then `extra` lines.
+ * (and no access log if asked), `addr`, filesystem storage under `storage` with the in-memory
+ * descriptor cache and without upload purging, then `extra` lines.
  */
 export function registryConfigYaml(opts: { addr: string; storage: string; disableAccessLog: boolean; extra?: string[] }): string {
   return [
@@ -23,6 +24,9 @@ export function registryConfigYaml(opts: { addr: string; storage: string; disabl
     'storage:',
     '  filesystem:',
     `    rootdirectory: ${JSON.stringify(opts.storage)}`,
+    // Distribution's descriptor cache, as its packaged config.yml has it (Dockyard's is always on).
+    '  cache:',
+    '    blobdescriptor: inmemory',
     '  maintenance:',
     '    uploadpurging:',
     '      enabled: false',

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { configSchema, type Config } from './schema.ts';
+import { storageCacheWarning } from './storage.ts';
 import { DISTRIBUTION_KEYS_REFUSED, DISTRIBUTION_TUNING_KEYS_NOT_IMPLEMENTED, IMPLEMENTED_KEYS } from './known-keys.ts';
 
 export class ConfigError extends Error {
@@ -69,6 +70,8 @@ export function parseConfig(raw: Tree, env: NodeJS.ProcessEnv = {}): LoadedConfi
     });
     throw new ConfigError(lines.join('; '));
   }
+  const cacheWarning = storageCacheWarning(result.data.storage.cache);
+  if (cacheWarning) warnings.push(cacheWarning);
   return { config: result.data, warnings };
 }
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { bool, duration, int, listenAddress, positiveDuration } from './types.ts';
 import { authSchema, cidrList } from './auth.ts';
 import { notificationsSchema } from './notifications.ts';
-import { oneStorageDriver, s3Schema } from './storage.ts';
+import { oneStorageDriver, s3Schema, storageCacheSchema } from './storage.ts';
 import { tlsSchema } from './tls.ts';
 import { uiSchema } from './ui.ts';
 
@@ -75,6 +75,8 @@ export const configSchema = z
         delete: z.strictObject({ enabled: bool.default(true) }).prefault({}),
         /** Blob GETs answer 307 to a presigned URL when the driver has one (S3), unless disabled. */
         redirect: z.strictObject({ disable: bool.default(false) }).prefault({}),
+        /** Distribution's descriptor cache settings (src/config/storage.ts). */
+        cache: storageCacheSchema,
         maintenance: z
           .strictObject({
             uploadpurging: z

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_MANIFEST_CACHE, type ManifestCacheOptions } from '../storage/manifest-cache.ts';
 import {
   DEFAULT_CHUNK_SIZE,
   DEFAULT_MULTIPART_COPY_CHUNK_SIZE,
@@ -69,6 +70,34 @@ export function oneStorageDriver(raw: unknown, ctx: z.RefinementCtx): void {
   if (given.filesystem !== undefined && given.s3 !== undefined) {
     ctx.addIssue({ code: 'custom', path: ['s3'], message: 'storage.filesystem and storage.s3 are both set: configure exactly one storage driver' });
   }
+}
+
+/**
+ * Distribution's `storage.cache`. Dockyard keeps in memory only what a manifest digest names (its
+ * bytes, media type and revision link form: src/storage/manifest-cache.ts), never whether anything
+ * exists, so one process's cache is right beside any other: it is always on, and `redis` (a cache
+ * shared by replicas) has nothing to add. `blobdescriptorsize` bounds its entries; `layerinfo` is
+ * Distribution's older name of `blobdescriptor`.
+ */
+export const storageCacheSchema = z
+  .strictObject({
+    blobdescriptor: z.enum(['inmemory', 'redis']).optional(),
+    layerinfo: z.enum(['inmemory', 'redis']).optional(),
+    blobdescriptorsize: int(1, 10_000_000).optional(),
+  })
+  .prefault({});
+
+export type StorageCacheConfig = z.infer<typeof storageCacheSchema>;
+
+/** A warning for a Distribution cache setting that Dockyard has no use for, or null. */
+export function storageCacheWarning(cache: StorageCacheConfig): string | null {
+  const kind = cache.blobdescriptor ?? cache.layerinfo;
+  if (kind !== 'redis') return null;
+  return 'storage.cache.blobdescriptor: redis is not used: each Dockyard process keeps its own cache of what manifest digests name (always right, as nothing in it can change), so no Redis is needed';
+}
+
+export function manifestCacheOptions(cache: StorageCacheConfig): ManifestCacheOptions {
+  return cache.blobdescriptorsize === undefined ? DEFAULT_MANIFEST_CACHE : { ...DEFAULT_MANIFEST_CACHE, maxEntries: cache.blobdescriptorsize };
 }
 
 export type StorageOptions =

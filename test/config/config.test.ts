@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { loadConfig, parseConfig } from '../../src/config/load.ts';
+import { manifestCacheOptions } from '../../src/config/storage.ts';
+import { DEFAULT_MANIFEST_CACHE } from '../../src/storage/manifest-cache.ts';
 import { configError } from '../helpers/config-error.ts';
 
 const HOUR = 3_600_000;
@@ -41,14 +43,14 @@ describe('configuration: parseConfig', () => {
     const { config, warnings } = parseConfig({
       loglevel: 'info',
       http: { addr: ':5000', secret: 'a-secret', relativeurls: true },
-      storage: { cache: { blobdescriptor: 'inmemory' }, filesystem: { rootdirectory: '/r', maxthreads: 100 } },
+      storage: { filesystem: { rootdirectory: '/r', maxthreads: 100 } },
       health: { storagedriver: { enabled: true }, file: [{ file: '/drain', interval: '10s' }] },
       redis: { addr: 'localhost:6379' },
     });
-    for (const key of ['loglevel', 'http.secret', 'http.relativeurls', 'storage.cache', 'storage.filesystem.maxthreads', 'health.file', 'redis']) {
+    for (const key of ['loglevel', 'http.secret', 'http.relativeurls', 'storage.filesystem.maxthreads', 'health.file', 'redis']) {
       assert.ok(warnings.some((w) => w.includes(`"${key}"`)), `no warning names "${key}": ${JSON.stringify(warnings)}`);
     }
-    assert.equal(warnings.length, 7);
+    assert.equal(warnings.length, 6);
     assert.equal(config.http.addr, ':5000');
     assert.equal(config.storage.filesystem.rootdirectory, '/r');
   });
@@ -273,10 +275,23 @@ describe('configuration: loadConfig from a YAML file', () => {
   });
 
   it('warns about unimplemented keys in the file and names them', async () => {
-    const p = await file('known.yml', 'http:\n  secret: s3cr3t\nstorage:\n  cache:\n    blobdescriptor: inmemory\n');
+    const p = await file('known.yml', 'http:\n  secret: s3cr3t\nstorage:\n  filesystem:\n    maxthreads: 50\n');
     const { warnings } = loadConfig(p, {});
     assert.ok(warnings.some((w) => w.includes('"http.secret"')));
-    assert.ok(warnings.some((w) => w.includes('"storage.cache"')));
+    assert.ok(warnings.some((w) => w.includes('"storage.filesystem.maxthreads"')));
+  });
+
+  it('reads storage.cache as Distribution writes it: inmemory silently, its size as the cache bound, redis with a warning that it is not used', async () => {
+    const inmemory = loadConfig(await file('cache.yml', 'storage:\n  cache:\n    blobdescriptor: inmemory\n    blobdescriptorsize: 5000\n'), {});
+    assert.deepEqual(inmemory.warnings, []);
+    assert.equal(manifestCacheOptions(inmemory.config.storage.cache).maxEntries, 5000);
+    assert.equal(manifestCacheOptions(parseConfig({}).config.storage.cache).maxEntries, DEFAULT_MANIFEST_CACHE.maxEntries);
+    const redis = parseConfig({ storage: { cache: { layerinfo: 'redis' } } }, {});
+    assert.equal(redis.warnings.length, 1);
+    assert.match(redis.warnings[0]!, /storage\.cache\.blobdescriptor: redis is not used/);
+    const env = parseConfig({}, { REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR: 'inmemory' });
+    assert.equal(env.config.storage.cache.blobdescriptor, 'inmemory');
+    assert.match(configError(() => parseConfig({ storage: { cache: { blobdescriptor: 'memcached' } } })), /storage\.cache\.blobdescriptor/);
   });
 
   it('refuses an unknown key in the file, naming it', async () => {
