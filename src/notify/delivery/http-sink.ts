@@ -75,6 +75,7 @@ export class HttpSink implements Sink {
     const headers = { ...this.headers, ...encoded.headers, ...signatureHeaders(this.endpoint, messageId(events), body) };
     const started = performance.now();
     const outcome: AttemptOutcome = { endpoint: this.endpoint.name, events, status: null, latencyMs: 0, error: null, response: null };
+    const deadline = this.deadline();
     try {
       const res = await request(this.endpoint.url, {
         method: 'POST',
@@ -83,9 +84,7 @@ export class HttpSink implements Sink {
         dispatcher: this.agent,
         headersTimeout: this.endpoint.timeoutMs,
         bodyTimeout: this.endpoint.timeoutMs,
-        signal: this.shutdown
-          ? AbortSignal.any([AbortSignal.timeout(this.endpoint.timeoutMs), this.shutdown])
-          : AbortSignal.timeout(this.endpoint.timeoutMs),
+        signal: deadline.signal,
       });
       outcome.status = res.statusCode;
       outcome.latencyMs = performance.now() - started;
@@ -105,7 +104,34 @@ export class HttpSink implements Sink {
       outcome.error = describe(err, this.endpoint.timeoutMs);
       this.observe(outcome);
       throw new DeliveryError(outcome.error, null);
+    } finally {
+      deadline.clear();
     }
+  }
+
+  /**
+   * The attempt's signal: aborted at the endpoint's timeout (a TimeoutError) or at shutdown. One
+   * controller and one timer, cleared when the attempt is over: AbortSignal.timeout and
+   * AbortSignal.any cost a tenth of the delivery thread's time at a few thousand POSTs a second.
+   */
+  private deadline(): { signal: AbortSignal; clear(): void } {
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      const reason = new Error(`no answer within ${this.endpoint.timeoutMs} ms`);
+      reason.name = 'TimeoutError';
+      controller.abort(reason);
+    }, this.endpoint.timeoutMs);
+    const shutdown = this.shutdown;
+    const onShutdown = () => controller.abort(shutdown?.reason);
+    if (shutdown?.aborted) onShutdown();
+    else shutdown?.addEventListener('abort', onShutdown, { once: true });
+    return {
+      signal: controller.signal,
+      clear: () => {
+        clearTimeout(timer);
+        shutdown?.removeEventListener('abort', onShutdown);
+      },
+    };
   }
 
   async close(): Promise<void> {

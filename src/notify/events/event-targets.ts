@@ -44,7 +44,8 @@ export class EventTargets {
 
   /** A manifest; its references (when configured) from `references`, or parsed from `content`. */
   manifest(info: ManifestInfo, tag: Tag | undefined, references: Descriptor[] | Buffer | null): EventTarget {
-    const refs = Buffer.isBuffer(references) ? referencesOf(references, info.mediaType) : (references ?? []);
+    // Parsed only when the events carry them: a pull's content is otherwise never read here.
+    const refs = !this.factory.includeReferences ? [] : Buffer.isBuffer(references) ? referencesOf(references, info.mediaType) : (references ?? []);
     return {
       mediaType: info.mediaType,
       size: info.size,
