@@ -1,22 +1,12 @@
 /** Medians per row and server, the ratio, the table and the `## Request rates with token auth` section. */
 import { machineFacts } from '../lib/machine.ts';
-import { median, r1, r2 } from '../lib/stats.ts';
-import type { ServerKind } from '../requests/settings.ts';
-import { putSection } from '../load/section.ts';
+import { r1, r2 } from '../lib/stats.ts';
+import { cell } from '../requests/report.ts';
+import { putSection } from '../lib/section.ts';
 import type { AuthMeasurement } from './run.ts';
 import { CONCURRENCY, DURATION_S, ROUNDS, ROWS, X5C } from './settings.ts';
 
 export const SECTION = '## Request rates with token auth';
-
-function cell(ms: AuthMeasurement[], row: string, server: ServerKind) {
-  const mine = ms.filter((m) => m.row === row && m.server === server);
-  return {
-    rps: Math.round(median(mine.map((m) => m.load.rps))),
-    p99Ms: r2(median(mine.map((m) => m.load.p99Ms))),
-    rssMiB: r1(median(mine.map((m) => m.peakRssMiB))),
-    errors: mine.reduce((a, m) => a + m.load.errors, 0),
-  };
-}
 
 export function summarize(ms: AuthMeasurement[]) {
   const rows = ROWS.map((spec) => {

@@ -2,7 +2,7 @@
 import * as os from 'node:os';
 import { hasExited, withServer } from '../lib/processes.ts';
 import { loadFor, type LoadResult } from '../requests/load.ts';
-import { withPeakRss } from '../requests/rss.ts';
+import { withPeakRss } from '../lib/rss.ts';
 import type { ServerKind } from '../requests/settings.ts';
 import { startServer } from '../load/servers.ts';
 import { seedWithToken } from './seed.ts';

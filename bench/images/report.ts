@@ -1,7 +1,5 @@
 /** The BENCHMARKS.md section: command, date, machine, versions, what it does, the table, the goals. */
-import { readFileSync, writeFileSync } from 'node:fs';
-import * as path from 'node:path';
-import { ROOT } from '../lib/env.ts';
+import { putSection } from '../lib/section.ts';
 import { r1 } from '../lib/stats.ts';
 import type { Sizes } from './settings.ts';
 import type { Summary } from './summary.ts';
@@ -76,15 +74,5 @@ function sectionText(s: Summary, f: RunFacts): string {
 /** Replaces (or appends) this benchmark's own section of BENCHMARKS.md; returns the file's path. */
 export function writeSection(s: Summary, facts: RunFacts): string {
   const body = sectionText(s, facts);
-  const file = path.join(ROOT, 'BENCHMARKS.md');
-  const text = readFileSync(file, 'utf8');
-  const start = text.indexOf(`${SECTION}\n`);
-  let next: string;
-  if (start === -1) next = `${text.trimEnd()}\n\n${body}`;
-  else {
-    const end = text.indexOf('\n## ', start + SECTION.length);
-    next = text.slice(0, start) + body + (end === -1 ? '' : text.slice(end + 1).replace(/^/, '\n'));
-  }
-  writeFileSync(file, next);
-  return file;
+  return putSection(SECTION, body.slice(SECTION.length));
 }

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { hasExited, withServer } from '../lib/processes.ts';
 import { pushSmallImages } from './http-push.ts';
 import type { BigImage } from './layout.ts';
-import { withPeakRss } from './rss.ts';
+import { withPeakRss } from '../lib/rss.ts';
 import { startRegistry, type Started } from './servers.ts';
 import { BIG_REPO, MANIFEST_TYPE, SMALL_REPO, STOP_TIMEOUT_MS, type ServerKind, type Workload } from './settings.ts';
 import type { SmallImage } from './small-images.ts';

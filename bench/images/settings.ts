@@ -24,7 +24,6 @@ export const SKOPEO_TIMEOUT_MS = 10 * 60_000;
 export const SMALL_ROW_TIMEOUT_MS = 10 * 60_000;
 export const READY_TIMEOUT_MS = 30_000;
 export const STOP_TIMEOUT_MS = 10_000;
-export const RSS_SAMPLE_MS = 100;
 
 export const BIG_REPO = 'bench/big';
 export const BIG_TAG = 'v1';

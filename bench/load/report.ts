@@ -4,7 +4,7 @@ import { median, r1, r2 } from '../lib/stats.ts';
 import { LABEL, type ServerKind } from '../requests/settings.ts';
 import { OP_KINDS } from './events.ts';
 import type { LoadRun } from './run.ts';
-import { putSection } from './section.ts';
+import { putSection } from '../lib/section.ts';
 import { CLIENTS, EVENT_WAIT_S, HEAD_EVERY, LAYER_BYTES, LOAD_S, MAX_CYCLES, REPOS, ROUNDS } from './settings.ts';
 
 export const SECTION = '## Push and pull under load, webhook on';

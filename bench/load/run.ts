@@ -9,7 +9,7 @@ import { procStatusKiB } from '../lib/proc.ts';
 import { hasExited, withServer } from '../lib/processes.ts';
 import { webhookEndpointLines } from '../lib/registries.ts';
 import { r1, r2 } from '../lib/stats.ts';
-import { withPeakRss } from '../requests/rss.ts';
+import { withPeakRss } from '../lib/rss.ts';
 import type { ServerKind } from '../requests/settings.ts';
 import { nowMs, runClient } from './client.ts';
 import { classOf, targetKindOfClass, type OpKind, type TargetKind } from './events.ts';

@@ -20,7 +20,6 @@ export const READY_TIMEOUT_MS = 30_000;
 export const STOP_TIMEOUT_MS = 10_000;
 /** A request that has not answered in this long counts as a transport error. */
 export const REQUEST_TIMEOUT_MS = 30_000;
-export const RSS_SAMPLE_MS = 100;
 export const EVENT_POLL_MS = 100;
 /** At most this many error details are kept per server (the counts are complete). */
 export const ERROR_SAMPLES = 20;

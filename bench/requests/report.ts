@@ -1,7 +1,5 @@
 /** Medians per row and server, ratios, the fraction of the ceiling, the table and the BENCHMARKS.md section. */
-import { readFileSync, writeFileSync } from 'node:fs';
-import * as path from 'node:path';
-import { ROOT } from '../lib/env.ts';
+import { putSection } from '../lib/section.ts';
 import { machineFacts } from '../lib/machine.ts';
 import { median, r1, r2 } from '../lib/stats.ts';
 import type { Measurement, Subject } from './run.ts';
@@ -9,14 +7,15 @@ import { CONCURRENCY, DURATION_S, LIMIT_BODY_BYTES, ROUNDS, ROWS, WRK_THREADS } 
 
 export const SECTION = '## Request rates (manifest HEAD/GET, blob GET)';
 
-interface Cell {
+export interface Cell {
   rps: number;
   p99Ms: number;
   rssMiB: number;
   errors: number;
 }
 
-function cell(ms: Measurement[], row: string, server: Subject): Cell {
+/** The medians of one row for one server: requests/s, p99, peak RSS; errors summed. */
+export function cell(ms: Pick<Measurement, 'row' | 'server' | 'load' | 'peakRssMiB'>[], row: string, server: Subject): Cell {
   const mine = ms.filter((m) => m.row === row && m.server === server);
   return {
     rps: Math.round(median(mine.map((m) => m.load.rps))),
@@ -106,15 +105,5 @@ export function writeSection(s: ReturnType<typeof summarize>, loadAtStart: numbe
     reading(s),
     '',
   ].join('\n');
-  const file = path.join(ROOT, 'BENCHMARKS.md');
-  const text = readFileSync(file, 'utf8');
-  const start = text.indexOf(`${SECTION}\n`);
-  let next: string;
-  if (start === -1) next = `${text.trimEnd()}\n\n${body}`;
-  else {
-    const end = text.indexOf('\n## ', start + SECTION.length);
-    next = text.slice(0, start) + body + (end === -1 ? '' : text.slice(end + 1).replace(/^/, '\n'));
-  }
-  writeFileSync(file, next);
-  return file;
+  return putSection(SECTION, body.slice(SECTION.length));
 }

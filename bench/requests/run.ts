@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import { hasExited, withServer } from '../lib/processes.ts';
 import { loadFor, type LoadResult } from './load.ts';
 import type { Receiver } from './receiver.ts';
-import { withPeakRss } from './rss.ts';
+import { withPeakRss } from '../lib/rss.ts';
 import { seedImage } from './seed.ts';
 import { startLimit, startRegistry, type Started } from './servers.ts';
 import { MANIFEST_TYPE, REPO, STOP_TIMEOUT_MS, TAG, type RowSpec, type ServerKind } from './settings.ts';

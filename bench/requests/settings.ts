@@ -11,7 +11,6 @@ export const READY_TIMEOUT_MS = 30_000;
 export const STOP_TIMEOUT_MS = 10_000;
 /** Extra time a load generator gets past its duration before it is killed (its run is bounded). */
 export const LOAD_GRACE_MS = 15_000;
-export const RSS_SAMPLE_MS = 100;
 export const LIMIT_BODY_BYTES = 700;
 
 export const REPO = 'bench/requests';

@@ -1,9 +1,10 @@
 /**
- * Peak VmRSS of a server while one workload runs, sampled from /proc on a timer. During the
- * small-image rows this process is also the client, so a busy moment can delay a sample.
+ * Peak VmRSS of a server while one workload runs, sampled from /proc every 100 ms. When the bench
+ * process is also the client (small-image pushes), a busy moment can delay a sample.
  */
-import { procStatusKiB } from '../lib/proc.ts';
-import { RSS_SAMPLE_MS } from './settings.ts';
+import { procStatusKiB } from './proc.ts';
+
+const RSS_SAMPLE_MS = 100;
 
 export async function withPeakRss<T>(pid: number, body: () => Promise<T>): Promise<{ value: T; peakMiB: number }> {
   let peak = 0;

@@ -1,7 +1,7 @@
 /** Puts a `## ...` section into BENCHMARKS.md: replaces the one with that title, or appends it. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { ROOT } from '../lib/env.ts';
+import { ROOT } from './env.ts';
 
 export function putSection(title: string, body: string): string {
   const file = path.join(ROOT, 'BENCHMARKS.md');
