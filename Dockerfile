@@ -17,11 +17,7 @@ FROM node:20-bookworm-slim
 WORKDIR /app
 # The configuration comes from a file, not from REGISTRY_* variables baked in here: a variable would
 # override the same key of a mounted file (and a filesystem root would sit beside storage.s3).
-# The heap limit npm start runs with (package.json): V8 lets garbage pile up in proportion to the
-# limit, which by default follows the machine's memory (4 GiB here and on big hosts); 1 GiB keeps
-# the peak RSS under load about 50 MB lower at the same speed (BENCHMARKS.md, "Memory").
 ENV NODE_ENV=production \
-    NODE_OPTIONS=--max-old-space-size=1024 \
     REGISTRY_CONFIGURATION_PATH=/etc/dockyard/config.yml
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist

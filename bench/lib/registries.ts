@@ -43,15 +43,12 @@ export function webhookEndpointLines(receiverUrl: string, extra: string[] = []):
   return ['notifications:', '  endpoints:', '    - name: bench', `      url: ${receiverUrl}`, '      timeout: 1s', '      threshold: 5', '      backoff: 1s', ...extra];
 }
 
-/** The node flags Dockyard runs with: `npm start`'s (package.json) and the image's (Dockerfile NODE_OPTIONS). */
-export const DOCKYARD_NODE_FLAGS = ['--max-old-space-size=1024'];
-
 /**
  * Dockyard under node directly (no npm/npx/tsx wrapper), so the child's pid is the server itself
  * and a signal to it reaches the server. `args` are node's arguments (flags, entry, config path).
  */
 export function spawnDockyard(label: string, args: string[], env: NodeJS.ProcessEnv = {}): ServerProcess {
-  return spawnServer(label, process.execPath, [...DOCKYARD_NODE_FLAGS, ...args], { cwd: ROOT, env: { ...cleanEnv(), ...env } });
+  return spawnServer(label, process.execPath, args, { cwd: ROOT, env: { ...cleanEnv(), ...env } });
 }
 
 /** `docker-registry serve <configPath>`, run in `dir`. */

@@ -219,16 +219,6 @@ describe('Dockerfile', () => {
     assert.ok(final.instructions.findIndex((i) => i.op === 'USER') < final.instructions.findIndex((i) => i.op === 'ENTRYPOINT'));
   });
 
-  it('runs node with the heap limit npm start uses, as the benchmarks do', async () => {
-    const start = (JSON.parse(readFileSync(file('package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start ?? '';
-    const flags = start.split(/\s+/).filter((w) => w.startsWith('--max-old-space-size='));
-    assert.equal(flags.length, 1, `npm start: ${start}`);
-    const options = /NODE_OPTIONS=(\S+)/.exec(finalOp('ENV').join(' '))?.[1] ?? assert.fail('no NODE_OPTIONS in the final stage');
-    assert.deepEqual(options.split(',').flatMap((o) => o.split(' ')), flags);
-    const { DOCKYARD_NODE_FLAGS } = await import('../../bench/lib/registries.ts');
-    assert.deepEqual(DOCKYARD_NODE_FLAGS, flags);
-  });
-
   it('has a HEALTHCHECK running dockyard health on the image config, which exits 0 on a ready registry and 1 otherwise', async () => {
     assert.deepEqual(healthcheckArgs(), ['node', 'dist/main.js', 'health']);
     // It finds the config as the server does, by the image's REGISTRY_CONFIGURATION_PATH.
