@@ -2,22 +2,10 @@
  * Layer bytes for the big image: a one-file tar whose content is pseudo-random (a seeded
  * xorshift32 per MiB, so no two MiB repeat and nothing compresses), made as a stream.
  */
+import { seedBlock } from '../lib/seed-block.ts';
 import { MiB } from './settings.ts';
 
 const TAR_BLOCK = 512;
-
-/** One MiB of xorshift32 output from `seed` (never 0). */
-function randomMiB(seed: number): Buffer {
-  const words = new Uint32Array(MiB / 4);
-  let x = seed >>> 0 || 0x2545f491;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    words[i] = x >>> 0;
-  }
-  return Buffer.from(words.buffer);
-}
 
 /** A ustar header for one regular file of `size` bytes. */
 function tarHeader(name: string, size: number): Buffer {
@@ -50,7 +38,7 @@ export function* layerChunks(layer: number, mib: number): Generator<Buffer> {
   yield tarHeader(`data-${layer}.bin`, contentBytes);
   let left = contentBytes;
   for (let i = 0; left > 0; i++) {
-    const chunk = randomMiB(Math.imul(layer + 1, 0x9e3779b1) ^ Math.imul(i + 1, 0x85ebca6b));
+    const chunk = seedBlock(Math.imul(layer + 1, 0x9e3779b1) ^ Math.imul(i + 1, 0x85ebca6b));
     const n = Math.min(left, chunk.length);
     yield n === chunk.length ? chunk : chunk.subarray(0, n);
     left -= n;
