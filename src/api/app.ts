@@ -1,10 +1,12 @@
-import express, { type Express, type RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express from 'express';
 import type { Logger } from 'pino';
 import type { ClientAddress } from './client-address.ts';
 import type { ApiDeps } from './deps.ts';
-import { errorRenderer, notFound } from './errors.ts';
+import { errorRenderer, notFound, notFoundError } from './errors.ts';
 import { API_VERSION, Header } from './headers.ts';
-import { assertRoutesNamed, measureExchange } from './exchange.ts';
+import { measureExchange } from './exchange.ts';
+import { pathOf, runInOrder, type ApiRequest, type ApiResponse, type Middleware } from './handler.ts';
 import type { HttpMetrics } from './http-metrics.ts';
 import { requestContext } from './request-context.ts';
 import { readOnlyGuards } from './read-only.ts';
@@ -23,6 +25,7 @@ import { registerReferrerRoutes } from './routes/referrers.ts';
 import { registerTagRoutes } from './routes/tags.ts';
 import { registerTokenRoutes } from './routes/token.ts';
 import { registerUploadRoutes } from './routes/uploads.ts';
+import { V2Router } from './v2-router.ts';
 
 export interface HttpOptions {
   /** `http.headers`: added to every response. */
@@ -33,36 +36,17 @@ export interface HttpOptions {
   metrics: HttpMetrics;
 }
 
-/**
- * Middleware run one after another as one: each calls `next()` to pass on (synchronously or not),
- * or `next(err)` to stop with an error, as in Express.
- */
-function inOrder(handlers: RequestHandler[]): RequestHandler {
-  return (req, res, done) => {
-    let i = 0;
-    const next = (err?: unknown): void => {
-      if (err !== undefined && err !== null) return done(err);
-      const handler = handlers[i++];
-      if (!handler) return done();
-      try {
-        const result = handler(req, res, next) as unknown;
-        if (result instanceof Promise) result.catch(done);
-      } catch (caught) {
-        done(caught);
-      }
-    };
-    next();
-  };
-}
+/** The request listener of the HTTP server. */
+export type App = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** Builds the HTTP application: the `/v2/` API over the services in `deps`. */
-export function createApp(deps: ApiDeps, http: HttpOptions, logger: Logger): Express {
-  const app = express();
-  app.disable('x-powered-by');
-  app.disable('etag');
+/**
+ * Builds the HTTP application: the `/v2/` API over the services in `deps` on node's own request
+ * and response (v2-router.ts says why), the operator API, health and token routes on Express.
+ */
+export function createApp(deps: ApiDeps, http: HttpOptions, logger: Logger): App {
   const headers = Object.entries(http.headers);
-  // What every request goes through first, as one layer of the app (each layer costs a route match).
-  app.use(inOrder([
+  // What every request goes through first.
+  const preamble: Middleware[] = [
     (_req, res, next) => {
       for (const [name, value] of headers) res.setHeader(name, value);
       res.setHeader(Header.ApiVersion, API_VERSION);
@@ -71,12 +55,12 @@ export function createApp(deps: ApiDeps, http: HttpOptions, logger: Logger): Exp
     measureExchange(),
     requestContext(deps.externalBaseUrl, http.clients),
     http.metrics.middleware(),
-    ...(http.accessLog ? [requestLog(logger)] : []),
-  ]));
+    ...(http.accessLog ? [requestLog(logger) as Middleware] : []),
+  ];
 
   if (deps.readOnly) deps = { ...deps, guards: readOnlyGuards(deps.guards) }; // writes refused after their auth check, before any store
 
-  const v2 = express.Router({ caseSensitive: true, strict: true });
+  const v2 = new V2Router();
   registerManifestRoutes(v2, deps); // first: see exchange.ts
   registerBaseRoutes(v2, deps.guards);
   registerCatalogRoutes(v2, deps);
@@ -84,8 +68,10 @@ export function createApp(deps: ApiDeps, http: HttpOptions, logger: Logger): Exp
   registerReferrerRoutes(v2, deps);
   registerUploadRoutes(v2, deps); // before blobs: "blobs/uploads" must not be read as a digest
   registerBlobRoutes(v2, deps);
-  assertRoutesNamed(v2);
-  app.use(v2);
+
+  const rest = express();
+  rest.disable('x-powered-by');
+  rest.disable('etag');
   const admin = express.Router();
   registerHealthRoutes(admin, deps.notifications, deps.storageProblem);
   registerEndpointAdminRoutes(admin, deps.notifications, deps.guards.admin, deps.selfUrl ?? (() => ''));
@@ -93,9 +79,20 @@ export function createApp(deps: ApiDeps, http: HttpOptions, logger: Logger): Exp
   if (deps.ui.enabled) registerImageImportRoutes(admin, deps);
   if (deps.ui.enabled) registerUiRoutes(admin, { admin: deps.notifications, adminOnly: deps.guards.admin, inboxes: new Inboxes() });
   if (deps.tokenService) registerTokenRoutes(admin, deps.tokenService);
-  app.use(admin);
+  rest.use(admin);
+  rest.use(notFound);
+  rest.use(errorRenderer(logger));
 
-  app.use(notFound);
-  app.use(errorRenderer(logger));
-  return app;
+  const renderError = errorRenderer(logger);
+  return (req, response) => {
+    const res = response as ApiResponse;
+    res.locals = Object.create(null) as Record<string, unknown>;
+    const fail = (err: unknown) => renderError(err, req, res, () => undefined);
+    runInOrder(preamble, req, res, (err) => {
+      if (err !== undefined) return fail(err);
+      const path = pathOf(req);
+      const routed = path.startsWith('/v2') && v2.handle(path, req as ApiRequest, res, (e) => fail(e ?? notFoundError(req)));
+      if (!routed) rest(req, res);
+    });
+  };
 }

@@ -1,8 +1,8 @@
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { RegistryError, type ErrorCode } from '../oci/errors.ts';
 
 /** Reads a small request body whole (a manifest), refusing it as soon as it passes `limit`. */
-export async function readSmallBody(req: Request, limit: number, code: ErrorCode): Promise<Buffer> {
+export async function readSmallBody(req: IncomingMessage, limit: number, code: ErrorCode): Promise<Buffer> {
   const tooLarge = () =>
     new RegistryError(code, `request body is larger than the limit of ${limit} bytes`, { status: 413, detail: { limit } });
   const declared = Number(req.headers['content-length'] ?? '0');

@@ -1,8 +1,9 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { IncomingMessage } from 'node:http';
 import type { Logger } from 'pino';
 import { RegistryError, isRegistryError } from '../oci/errors.ts';
 import { storageFull, storageUnavailable } from '../storage/storage-fault.ts';
 import { isAdminError } from './admin-error.ts';
+import { pathOf, type ApiResponse, type Next } from './handler.ts';
 import { Header } from './headers.ts';
 
 /**
@@ -10,12 +11,13 @@ import { Header } from './headers.ts';
  * `{"errors":[{"code","message","detail"}]}` with the status the error table gives. Every body
  * carries a `detail`: the thrower's, or else the request id, which finds the request in the log.
  */
-export function errorRenderer(logger: Logger): ErrorRequestHandler {
-  return (err: unknown, req, res, _next) => {
+export function errorRenderer(logger: Logger): (err: unknown, req: IncomingMessage, res: ApiResponse, next: Next) => void {
+  // Four parameters: Express knows an error handler by its arity.
+  return (err, req, res, _next) => {
     const error = isAdminError(err) ? err : toRegistryError(err);
     const requestId = (res.locals.ctx as { id?: string } | undefined)?.id;
     if (error.status >= 500) {
-      logger.error({ err, method: req.method, url: req.originalUrl, id: requestId }, 'request failed');
+      logger.error({ err, method: req.method, url: (req as { originalUrl?: string }).originalUrl ?? req.url, id: requestId }, 'request failed');
     }
     if (res.headersSent) {
       // The body was under way (a blob stream broke): all we can do is cut the connection.
@@ -26,7 +28,7 @@ export function errorRenderer(logger: Logger): ErrorRequestHandler {
     if (!req.complete) res.setHeader('Connection', 'close');
     for (const [name, value] of Object.entries(error.headers)) res.setHeader(name, value);
     const body = { code: error.code, message: error.message, detail: error.detail ?? { requestId: requestId ?? null } };
-    res.status(error.status);
+    res.statusCode = error.status;
     res.setHeader(Header.ContentType, 'application/json; charset=utf-8');
     res.end(req.method === 'HEAD' ? undefined : JSON.stringify({ errors: [body] }));
   };
@@ -50,9 +52,11 @@ function toRegistryError(err: unknown): RegistryError {
 }
 
 /** Unknown paths, inside or outside /v2/. */
-export const notFound: RequestHandler = (req) => {
-  throw new RegistryError('UNSUPPORTED', `no route for ${req.method} ${req.path.slice(0, 200)}`, {
-    status: 404,
-    detail: { method: req.method, path: req.path.slice(0, 200) },
-  });
-};
+export function notFoundError(req: IncomingMessage): RegistryError {
+  const path = pathOf(req).slice(0, 200);
+  return new RegistryError('UNSUPPORTED', `no route for ${req.method} ${path}`, { status: 404, detail: { method: req.method, path } });
+}
+
+export function notFound(req: IncomingMessage): void {
+  throw notFoundError(req);
+}

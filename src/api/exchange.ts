@@ -1,10 +1,11 @@
-import type { Request, RequestHandler, Response, Router } from 'express';
+import type { IncomingMessage } from 'node:http';
+import { pathOf, type ApiResponse, type Middleware } from './handler.ts';
 
 /**
  * The routes by name, for logs and metrics: `handler` is Distribution's route name (its metrics'
  * `handler` label, so dashboards carry over), `route` the pattern with the parameters named. In
- * the order the app registers them: the first whose regex matches is the one Express runs. The
- * regexes are the route files' own; `assertRoutesNamed` stops the start when one is not here.
+ * the order the app registers them: the first whose regex matches is the one that runs. The
+ * regexes are the route files' own; V2Router refuses to register one that is not here.
  */
 const V2_ROUTES: readonly { handler: string; route: string; regex: RegExp }[] = [
   // First: the requests most clients make most (a pull is mostly manifest and blob reads); no other route's regex matches a manifest path.
@@ -44,7 +45,7 @@ export interface Exchange {
   bytesOut: number;
 }
 
-export function exchangeOf(res: Response): Exchange {
+export function exchangeOf(res: ApiResponse): Exchange {
   return res.locals.exchange as Exchange;
 }
 
@@ -53,45 +54,38 @@ export function elapsedSeconds(exchange: Exchange): number {
 }
 
 /** Names the route and counts the body bytes both ways, for the access log and the metrics. */
-export function measureExchange(): RequestHandler {
+export function measureExchange(): Middleware {
   return (req, res, next) => {
-    const exchange: Exchange = { started: process.hrtime.bigint(), ...routeOf(req.path), bytesIn: 0, bytesOut: 0 };
+    const exchange: Exchange = { started: process.hrtime.bigint(), ...routeOf(pathOf(req)), bytesIn: 0, bytesOut: 0 };
     res.locals.exchange = exchange;
     // The HTTP parser pushes each body chunk into the request: counting there sees every byte
     // received without reading the stream (a 'data' listener would start it flowing).
     const push = req.push;
-    req.push = function (this: Request, chunk: unknown, encoding?: BufferEncoding) {
+    req.push = function (this: IncomingMessage, chunk: unknown, encoding?: BufferEncoding) {
       exchange.bytesIn += byteLength(chunk, encoding);
       return push.call(this, chunk, encoding);
     };
     const write = res.write;
-    res.write = function (this: Response, chunk: unknown, ...rest: unknown[]) {
+    res.write = function (this: ApiResponse, chunk: unknown, ...rest: unknown[]) {
       exchange.bytesOut += byteLength(chunk, typeof rest[0] === 'string' ? (rest[0] as BufferEncoding) : undefined);
       return (write as (...args: unknown[]) => boolean).call(this, chunk, ...rest);
-    } as Response['write'];
+    } as ApiResponse['write'];
     const end = res.end;
-    res.end = function (this: Response, chunk?: unknown, ...rest: unknown[]) {
+    res.end = function (this: ApiResponse, chunk?: unknown, ...rest: unknown[]) {
       if (typeof chunk !== 'function') {
         exchange.bytesOut += byteLength(chunk, typeof rest[0] === 'string' ? (rest[0] as BufferEncoding) : undefined);
       }
-      return (end as (...args: unknown[]) => Response).call(this, chunk, ...rest);
-    } as Response['end'];
+      return (end as (...args: unknown[]) => ApiResponse).call(this, chunk, ...rest);
+    } as ApiResponse['end'];
     next();
   };
 }
 
-/**
- * Stops the start when a `/v2/` route is registered that the table above does not name: its
- * requests would be logged and counted as no route at all.
- */
-export function assertRoutesNamed(router: Router): void {
-  const known = new Set(V2_ROUTES.map((r) => r.regex.source));
-  for (const layer of router.stack) {
-    const path = (layer.route as { path?: unknown } | undefined)?.path;
-    if (path instanceof RegExp && !known.has(path.source)) {
-      throw new Error(`route ${path.source} has no name in src/api/exchange.ts: add it for logs and metrics`);
-    }
-  }
+const V2_REGEXES = new Set(V2_ROUTES.map((r) => r.regex.source));
+
+/** Whether the table names this `/v2/` route. */
+export function isV2Route(regex: RegExp): boolean {
+  return V2_REGEXES.has(regex.source);
 }
 
 function routeOf(path: string): Pick<Exchange, 'handler' | 'route' | 'repository'> {

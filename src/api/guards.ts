@@ -1,6 +1,7 @@
-import type { Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage } from 'node:http';
 import type { AccessControl, AccessRequest } from '../auth/access-control.ts';
 import { OPEN_IDENTITY, type Identity } from '../auth/identity.ts';
+import type { ApiRequest, ApiResponse, Handler, Middleware } from './handler.ts';
 import { CATALOG_SCOPE, repositoryScope, type Scope } from '../auth/scope.ts';
 import { nameParam } from './params.ts';
 import { contextOf } from './request-context.ts';
@@ -8,22 +9,22 @@ import { contextOf } from './request-context.ts';
 /** Route middleware that lets a request through only with the access it needs; named by that access. */
 export interface Guards {
   /** `repository:<name>:pull`. */
-  pull: RequestHandler;
+  pull: Handler;
   /** `repository:<name>:pull,push`. */
-  push: RequestHandler;
+  push: Handler;
   /** `repository:<name>:delete`. */
-  delete: RequestHandler;
+  delete: Handler;
   /** `registry:catalog:*`. */
-  catalog: RequestHandler;
+  catalog: Handler;
   /** Any authenticated caller (`GET /v2/`). */
-  signedIn: RequestHandler;
-  /** The operator API. */
-  admin: RequestHandler;
+  signedIn: Handler;
+  /** The operator API (its routes are Express's; this needs only node's request). */
+  admin: Middleware;
 }
 
 export function createGuards(access: AccessControl): Guards {
   // Auth off: the registry's routes cost nothing extra (the operator API still checks).
-  const guard = (needs: (req: Request) => Scope[]): RequestHandler =>
+  const guard = (needs: (req: ApiRequest) => Scope[]): Handler =>
     access.open
       ? (_req, _res, next) => next()
       : async (req, res, next) => {
@@ -44,16 +45,16 @@ export function createGuards(access: AccessControl): Guards {
 }
 
 /** The identity a guard let through (anyone, on a route without a guard). */
-export function identityOf(res: Response): Identity {
+export function identityOf(res: ApiResponse): Identity {
   return (res.locals.identity as Identity | undefined) ?? OPEN_IDENTITY;
 }
 
-function accessRequest(req: Request, res: Response): AccessRequest {
+function accessRequest(req: IncomingMessage, res: ApiResponse): AccessRequest {
   const ctx = contextOf(res);
   return { authorization: req.headers.authorization, clientAddr: ctx.clientIp, baseUrl: ctx.baseUrl };
 }
 
-function admit(res: Response, identity: Identity): void {
+function admit(res: ApiResponse, identity: Identity): void {
   res.locals.identity = identity;
   if (identity.name) contextOf(res).actor = identity.name;
 }

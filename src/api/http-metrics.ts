@@ -1,6 +1,8 @@
-import type { RequestHandler, Response } from 'express';
+import type { IncomingMessage } from 'node:http';
 import { Counter, Gauge, Histogram, exponentialBuckets, type Registry } from 'prom-client';
 import { elapsedSeconds, exchangeOf, type Exchange } from './exchange.ts';
+import type { ApiResponse, Middleware } from './handler.ts';
+import { query } from './params.ts';
 
 /** Distribution's (docker/go-metrics) defaults, so its dashboards' bucket queries still work. */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 60];
@@ -69,7 +71,7 @@ export class HttpMetrics {
   }
 
   /** Counts each request once its response is over; after `measureExchange`. */
-  middleware(): RequestHandler {
+  middleware(): Middleware {
     return (req, res, next) => {
       const exchange = exchangeOf(res);
       const { handler } = exchange;
@@ -79,7 +81,7 @@ export class HttpMetrics {
         if (counted) return;
         counted = true;
         this.inFlight.dec({ handler });
-        this.observe(req.method, res, exchange, typeof req.query.mount === 'string');
+        this.observe(req.method ?? '', res, exchange, handler === 'blob-upload' && mounting(req));
       };
       res.once('finish', over);
       res.once('close', over);
@@ -87,7 +89,7 @@ export class HttpMetrics {
     };
   }
 
-  private observe(method: string, res: Response, exchange: Exchange, mount: boolean): void {
+  private observe(method: string, res: ApiResponse, exchange: Exchange, mount: boolean): void {
     const { handler } = exchange;
     const code = String(res.statusCode);
     this.requests.inc({ code, handler, method });
@@ -114,5 +116,14 @@ export class HttpMetrics {
       if (method === 'PUT' && status === 201) this.uploads.inc({ outcome: 'completed' });
       else if (method === 'DELETE' && status === 204) this.uploads.inc({ outcome: 'cancelled' });
     }
+  }
+}
+
+/** Whether an upload start asked for a mount (`?mount=`), given once or not. */
+function mounting(req: IncomingMessage): boolean {
+  try {
+    return query(req, 'mount') !== undefined;
+  } catch {
+    return false;
   }
 }

@@ -1,17 +1,19 @@
-import type { Request } from 'express';
+import type { IncomingMessage } from 'node:http';
+import { parse as parseQuery } from 'node:querystring';
 import { RegistryError } from '../oci/errors.ts';
 import { parseDigest, type Digest } from '../oci/digest.ts';
 import { isTag, parseRepoName, parseTag, type RepoName } from '../oci/names.ts';
 import { parseUploadId, type UploadId } from '../storage/layout.ts';
 import type { ManifestReference } from '../storage/repository.ts';
+import { queryStringOf, type ApiRequest } from './handler.ts';
 
 /** Route parameters come from regex groups: index 0 is always the repository name. */
-export function nameParam(req: Request): RepoName {
+export function nameParam(req: ApiRequest): RepoName {
   return parseRepoName(param(req, 0));
 }
 
-export function param(req: Request, index: number): string {
-  return (req.params as unknown as Record<number, string | undefined>)[index] ?? '';
+export function param(req: ApiRequest, index: number): string {
+  return req.params[index] ?? '';
 }
 
 /** A manifest reference to store under: a malformed tag is MANIFEST_INVALID. */
@@ -43,9 +45,12 @@ export function uploadIdParam(value: string): UploadId {
   return id;
 }
 
-/** A single-valued query parameter, or undefined. Repeated parameters are refused. */
-export function query(req: Request, key: string): string | undefined {
-  const value = (req.query as Record<string, unknown>)[key];
+/**
+ * A single-valued query parameter, or undefined. Repeated parameters are refused. Parsed as
+ * Express's default (`simple`) query parser does, with node's querystring.
+ */
+export function query(req: IncomingMessage, key: string): string | undefined {
+  const value = parseQuery(queryStringOf(req))[key];
   if (value === undefined) return undefined;
   if (typeof value !== 'string') {
     throw new RegistryError('UNSUPPORTED', `query parameter "${key}" must be given once`, { status: 400, detail: { parameter: key } });
@@ -53,13 +58,13 @@ export function query(req: Request, key: string): string | undefined {
   return value;
 }
 
-export function digestQuery(req: Request, key: string): Digest | undefined {
+export function digestQuery(req: IncomingMessage, key: string): Digest | undefined {
   const value = query(req, key);
   return value === undefined ? undefined : parseDigest(value);
 }
 
 /** `n` and `last` of the list endpoints. */
-export function pagination(req: Request, defaultN: number, maxN: number): { n: number; last?: string; explicit: boolean } {
+export function pagination(req: IncomingMessage, defaultN: number, maxN: number): { n: number; last?: string; explicit: boolean } {
   const rawN = query(req, 'n');
   const last = query(req, 'last');
   if (rawN === undefined) return { n: defaultN, last, explicit: false };
@@ -78,13 +83,13 @@ export function nextLink(path: string, n: number, last: string): string {
 }
 
 /** Whether the request carries a body (a chunk, a monolithic blob). */
-export function hasBody(req: Request): boolean {
+export function hasBody(req: IncomingMessage): boolean {
   if (req.headers['transfer-encoding'] !== undefined) return true;
   const length = Number(req.headers['content-length'] ?? '0');
   return Number.isFinite(length) && length > 0;
 }
 
-export function contentLength(req: Request): number | undefined {
+export function contentLength(req: IncomingMessage): number | undefined {
   const raw = req.headers['content-length'];
   if (raw === undefined) return undefined;
   const n = Number(raw);
@@ -92,7 +97,7 @@ export function contentLength(req: Request): number | undefined {
 }
 
 /** An upload chunk's `Content-Range: <start>-<end>` (the spec's form; `bytes ` prefix tolerated). */
-export function chunkRange(req: Request): { start: number; length: number } | undefined {
+export function chunkRange(req: IncomingMessage): { start: number; length: number } | undefined {
   const raw = req.headers['content-range'];
   if (raw === undefined) return undefined;
   const m = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(raw.trim());

@@ -1,6 +1,6 @@
-import type { Request, RequestHandler, Response } from 'express';
 import { RegistryError } from '../oci/errors.ts';
 import type { Guards } from './guards.ts';
+import type { ApiRequest, ApiResponse, Handler } from './handler.ts';
 import { Header } from './headers.ts';
 
 /** The methods a read-only registry still serves on `/v2/`. */
@@ -21,7 +21,7 @@ export function readOnlyGuards(guards: Guards): Guards {
   return { ...guards, push: thenRefuseWrites(guards.push), delete: thenRefuseWrites(guards.delete) };
 }
 
-function thenRefuseWrites(guard: RequestHandler): RequestHandler {
+function thenRefuseWrites(guard: Handler): Handler {
   return async (req, res, next) => {
     await passes(guard, req, res);
     if (READ_METHODS.has(req.method)) return next();
@@ -33,7 +33,7 @@ function thenRefuseWrites(guard: RequestHandler): RequestHandler {
 }
 
 /** Resolves when `guard` lets the request through (calls next), rejects with what it threw or passed to next. */
-function passes(guard: RequestHandler, req: Request, res: Response): Promise<void> {
+function passes(guard: Handler, req: ApiRequest, res: ApiResponse): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     const next = (err?: unknown) => (err === undefined || err === null ? resolve() : reject(err instanceof Error ? err : new Error(String(err))));
     Promise.resolve(guard(req, res, next)).catch(reject);

@@ -1,14 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import type { Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import type { RequestContext } from '../oci/request-context.ts';
 import type { ClientAddress } from './client-address.ts';
+import type { ApiResponse, Middleware } from './handler.ts';
 import { Header } from './headers.ts';
 
 /** An `X-Request-Id` we carry on as ours: a short token, nothing a log line or header could trip on. */
 const SANE_REQUEST_ID = /^[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,127}$/;
 
 /** Captures the request's facts once, for events, logs and access checks. */
-export function requestContext(externalBaseUrl: string | undefined, clients: ClientAddress): RequestHandler {
+export function requestContext(externalBaseUrl: string | undefined, clients: ClientAddress): Middleware {
   return (req, res, next) => {
     const host = req.headers.host ?? '';
     const client = clients.resolve(req.socket.remoteAddress ?? '', req.headers['x-forwarded-for']);
@@ -20,9 +22,9 @@ export function requestContext(externalBaseUrl: string | undefined, clients: Cli
       addr: client.proxied ? client.ip : formatAddress(client.ip, req.socket.remotePort),
       clientIp: client.ip,
       host,
-      method: req.method,
+      method: req.method ?? '',
       useragent: req.headers['user-agent'] ?? '',
-      baseUrl: externalBaseUrl ?? `${req.protocol}://${host}`,
+      baseUrl: externalBaseUrl ?? `${(req.socket as TLSSocket).encrypted ? 'https' : 'http'}://${host}`,
       // Made when first asked for (only a pull's event waits on it), not on every request.
       get concluded() {
         return (concluded ??= conclusionOf(res));
@@ -34,7 +36,7 @@ export function requestContext(externalBaseUrl: string | undefined, clients: Cli
 }
 
 /** Whether the response went out whole: known at 'finish', or at 'close' if that came first. */
-function conclusionOf(res: Response): Promise<boolean> {
+function conclusionOf(res: ApiResponse): Promise<boolean> {
   if (res.writableFinished) return Promise.resolve(true);
   if (res.closed) return Promise.resolve(res.writableEnded);
   return new Promise<boolean>((resolve) => {
@@ -45,11 +47,11 @@ function conclusionOf(res: Response): Promise<boolean> {
   });
 }
 
-export function contextOf(res: Response): RequestContext {
+export function contextOf(res: ApiResponse): RequestContext {
   return res.locals.ctx as RequestContext;
 }
 
-export function isHead(req: Request): boolean {
+export function isHead(req: IncomingMessage): boolean {
   return req.method === 'HEAD';
 }
 

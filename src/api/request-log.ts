@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Request, RequestHandler, Response } from 'express';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { elapsedSeconds, exchangeOf } from './exchange.ts';
+import { pathOf, type ApiResponse, type Middleware } from './handler.ts';
 import { contextOf } from './request-context.ts';
 
 /**
@@ -10,11 +10,11 @@ import { contextOf } from './request-context.ts';
  * away: `aborted`). The id is the request context's, so it is also the `X-Request-Id` header and
  * the `request.id` of the events the request caused. 5xx lines are `error`, the rest `info`.
  */
-export function requestLog(logger: Logger): RequestHandler {
-  const fields = (req: IncomingMessage, res: ServerResponse) => accessFields(req as Request, res as Response);
+export function requestLog(logger: Logger): Middleware {
+  const fields = (req: IncomingMessage, res: ServerResponse) => accessFields(req, res as ApiResponse);
   const middleware = pinoHttp<IncomingMessage, ServerResponse, never>({
     logger,
-    genReqId: (_req, res) => contextOf(res as Response).id,
+    genReqId: (_req, res) => contextOf(res as ApiResponse).id,
     customAttributeKeys: { reqId: 'id' },
     // The line is ours alone (no request or response dumps: they carry the Authorization header).
     quietReqLogger: true,
@@ -24,18 +24,18 @@ export function requestLog(logger: Logger): RequestHandler {
     customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
     customSuccessObject: fields,
     customErrorObject: fields,
-    customSuccessMessage: (req, res) => message(req as Request, res as Response),
-    customErrorMessage: (req, res) => message(req as Request, res as Response),
+    customSuccessMessage: (req, res) => message(req, res),
+    customErrorMessage: (req, res) => message(req, res),
   });
-  return middleware as unknown as RequestHandler;
+  return middleware as unknown as Middleware;
 }
 
-function accessFields(req: Request, res: Response): Record<string, unknown> {
+function accessFields(req: IncomingMessage, res: ApiResponse): Record<string, unknown> {
   const exchange = exchangeOf(res);
   const ctx = contextOf(res);
   return {
     method: req.method,
-    url: req.originalUrl,
+    url: (req as { originalUrl?: string }).originalUrl ?? req.url,
     route: routePattern(req, exchange.route),
     handler: exchange.handler,
     ...(exchange.repository !== undefined ? { repository: exchange.repository } : {}),
@@ -51,19 +51,12 @@ function accessFields(req: Request, res: Response): Record<string, unknown> {
 }
 
 /** Outside `/v2/`, the pattern Express matched (`/notifications/endpoints/:name/replay`) when there was one. */
-function routePattern(req: Request, fromTable: string | null): string | null {
-  const matched = (req.route as { path?: unknown } | undefined)?.path;
+function routePattern(req: IncomingMessage, fromTable: string | null): string | null {
+  const matched = (req as { route?: { path?: unknown } }).route?.path;
   if (!pathOf(req).startsWith('/v2') && typeof matched === 'string') return matched;
   return fromTable;
 }
 
-function message(req: Request, res: Response): string {
+function message(req: IncomingMessage, res: ServerResponse): string {
   return `${req.method} ${pathOf(req)} ${res.statusCode}`;
-}
-
-/** The path as the client sent it (routers rewrite `req.url` while they run), without the query. */
-function pathOf(req: Request): string {
-  const url = req.originalUrl;
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
 }

@@ -1,38 +1,20 @@
-import type { RequestHandler, Router } from 'express';
 import { RegistryError } from '../oci/errors.ts';
-import { Header } from './headers.ts';
-
-type Method = 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+import type { Handler } from './handler.ts';
+import type { Method, V2Router } from './v2-router.ts';
 
 /**
  * Registers one resource path with its handlers, each a handler or `[guard, handler]` (the access
  * it needs, checked first); any other method gets 405 UNSUPPORTED with an `Allow` header, as an
  * error body like every other.
  */
-export function resource(router: Router, path: RegExp, handlers: Partial<Record<Method, RequestHandler | RequestHandler[]>>): void {
-  const route = router.route(path);
-  const allowed = Object.keys(handlers) as Method[];
-  for (const method of allowed) {
-    const chain = [handlers[method]!].flat();
-    switch (method) {
-      case 'GET': route.get(...chain); break;
-      case 'HEAD': route.head(...chain); break;
-      case 'PUT': route.put(...chain); break;
-      case 'POST': route.post(...chain); break;
-      case 'PATCH': route.patch(...chain); break;
-      case 'DELETE': route.delete(...chain); break;
-    }
-  }
-  route.all((req) => {
-    throw new RegistryError('UNSUPPORTED', `method ${req.method} is not supported on this resource`, {
-      headers: { [Header.Allow]: allowed.join(', ') },
-      detail: { method: req.method, allowed },
-    });
-  });
+export function resource(router: V2Router, path: RegExp, handlers: Partial<Record<Method, Handler | Handler[]>>): void {
+  const methods: Partial<Record<Method, Handler[]>> = {};
+  for (const method of Object.keys(handlers) as Method[]) methods[method] = [handlers[method]!].flat();
+  router.resource(path, methods);
 }
 
 /** Refuses a DELETE when `storage.delete.enabled` is false, as Distribution does. */
-export function deletion(enabled: boolean, handler: RequestHandler[]): RequestHandler[] {
+export function deletion(enabled: boolean, handler: Handler[]): Handler[] {
   if (enabled) return handler;
   return [() => {
     throw new RegistryError('UNSUPPORTED', 'deletion is disabled on this registry (storage.delete.enabled: false)', {

@@ -1,4 +1,5 @@
-import type { Router } from 'express';
+import type { ApiResponse } from '../handler.ts';
+import type { V2Router } from '../v2-router.ts';
 import { pipeline } from 'node:stream/promises';
 import { parseDigest } from '../../oci/digest.ts';
 import type { BlobInfo } from '../../storage/repository.ts';
@@ -8,7 +9,7 @@ import { contextOf } from '../request-context.ts';
 import { byteRange, nameParam, param } from '../params.ts';
 import { deletion, resource } from '../resource.ts';
 
-export function registerBlobRoutes(router: Router, deps: ApiDeps): void {
+export function registerBlobRoutes(router: V2Router, deps: ApiDeps): void {
   resource(router, /^\/v2\/(.+)\/blobs\/([^/]+)$/, {
     GET: [deps.guards.pull, async (req, res) => {
       const repo = deps.repository(nameParam(req), contextOf(res));
@@ -16,7 +17,8 @@ export function registerBlobRoutes(router: Router, deps: ApiDeps): void {
       const located = deps.redirect ? await repo.blobs.locate(digest) : null;
       if (located) {
         // As Distribution: the client fetches the bytes from the storage itself (a Range too).
-        res.status(307).setHeader(Header.Location, located.url);
+        res.statusCode = 307;
+      res.setHeader(Header.Location, located.url);
         res.setHeader(Header.ContentDigest, located.info.digest);
         res.setHeader(Header.ContentLength, '0');
         res.end();
@@ -25,7 +27,7 @@ export function registerBlobRoutes(router: Router, deps: ApiDeps): void {
       const { info, stream, range } = await repo.blobs.open(digest, (size) => byteRange(req.headers.range, size));
       describe(res, info);
       if (range) {
-        res.status(206);
+        res.statusCode = 206;
         res.setHeader(Header.ContentRange, `bytes ${range.start}-${range.end}/${info.size}`);
         res.setHeader(Header.ContentLength, String(range.end - range.start + 1));
       }
@@ -44,13 +46,14 @@ export function registerBlobRoutes(router: Router, deps: ApiDeps): void {
     DELETE: deletion(deps.deleteEnabled, [deps.guards.delete, async (req, res) => {
       const repo = deps.repository(nameParam(req), contextOf(res));
       await repo.blobs.delete(parseDigest(param(req, 1)));
-      res.status(202).setHeader(Header.ContentLength, '0');
+      res.statusCode = 202;
+      res.setHeader(Header.ContentLength, '0');
       res.end();
     }]),
   });
 }
 
-function describe(res: import('express').Response, info: BlobInfo): void {
+function describe(res: ApiResponse, info: BlobInfo): void {
   res.setHeader(Header.ContentType, info.mediaType);
   res.setHeader(Header.ContentLength, String(info.size));
   res.setHeader(Header.ContentDigest, info.digest);

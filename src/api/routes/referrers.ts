@@ -1,4 +1,4 @@
-import type { Router } from 'express';
+import type { V2Router } from '../v2-router.ts';
 import { parseDigest } from '../../oci/digest.ts';
 import { MediaType } from '../../oci/media-types.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -8,7 +8,7 @@ import { nameParam, param, query } from '../params.ts';
 import { resource } from '../resource.ts';
 
 /** `GET /v2/<name>/referrers/<digest>`: an OCI index of the manifests whose subject is the digest. */
-export function registerReferrerRoutes(router: Router, deps: Pick<ApiDeps, 'repository' | 'guards'>): void {
+export function registerReferrerRoutes(router: V2Router, deps: Pick<ApiDeps, 'repository' | 'guards'>): void {
   resource(router, /^\/v2\/(.+)\/referrers\/([^/]+)$/, {
     GET: [deps.guards.pull, async (req, res) => {
       const name = nameParam(req);

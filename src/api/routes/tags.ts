@@ -1,11 +1,12 @@
-import type { Router } from 'express';
+import { sendJson } from '../handler.ts';
+import type { V2Router } from '../v2-router.ts';
 import type { ApiDeps } from '../deps.ts';
 import { Header } from '../headers.ts';
 import { contextOf } from '../request-context.ts';
 import { nameParam, nextLink, pagination } from '../params.ts';
 import { resource } from '../resource.ts';
 
-export function registerTagRoutes(router: Router, deps: Pick<ApiDeps, 'repository' | 'guards'>): void {
+export function registerTagRoutes(router: V2Router, deps: Pick<ApiDeps, 'repository' | 'guards'>): void {
   resource(router, /^\/v2\/(.+)\/tags\/list$/, {
     GET: [deps.guards.pull, async (req, res) => {
       const name = nameParam(req);
@@ -17,7 +18,7 @@ export function registerTagRoutes(router: Router, deps: Pick<ApiDeps, 'repositor
       if (explicit && after.length > n && lastTag !== undefined) {
         res.setHeader(Header.Link, nextLink(`/v2/${name}/tags/list`, n, lastTag));
       }
-      res.json({ name, tags });
+      sendJson(req, res, { name, tags });
     }],
   });
 }

@@ -1,4 +1,5 @@
-import type { Request, Response, Router } from 'express';
+import type { ApiRequest, ApiResponse } from '../handler.ts';
+import type { V2Router } from '../v2-router.ts';
 import { RegistryError } from '../../oci/errors.ts';
 import type { Digest } from '../../oci/digest.ts';
 import type { RepoName } from '../../oci/names.ts';
@@ -12,7 +13,7 @@ import { chunkRange, contentLength, digestQuery, hasBody, nameParam, param, quer
 import { location, resource } from '../resource.ts';
 
 /** The upload endpoints: start (or mount, or single-request push), chunks, completion, status, cancel. */
-export function registerUploadRoutes(router: Router, deps: ApiDeps): void {
+export function registerUploadRoutes(router: V2Router, deps: ApiDeps): void {
   resource(router, /^\/v2\/(.+)\/blobs\/uploads\/?$/, {
     POST: [deps.guards.push, async (req, res) => {
       const name = nameParam(req);
@@ -71,12 +72,13 @@ export function registerUploadRoutes(router: Router, deps: ApiDeps): void {
     DELETE: [deps.guards.push, async (req, res) => {
       const name = nameParam(req);
       await deps.repository(name, contextOf(res)).uploads.cancel(uploadIdParam(param(req, 1)));
-      res.status(204).end();
+      res.statusCode = 204;
+      res.end();
     }],
   });
 }
 
-function requiredDigest(req: Request): Digest {
+function requiredDigest(req: ApiRequest): Digest {
   const digest = digestQuery(req, 'digest');
   if (!digest) {
     throw new RegistryError('DIGEST_INVALID', 'the "digest" query parameter is required to complete an upload', { detail: { parameter: 'digest' } });
@@ -84,16 +86,16 @@ function requiredDigest(req: Request): Digest {
   return digest;
 }
 
-function created(res: Response, deps: ApiDeps, name: RepoName, digest: Digest): void {
-  res.status(201);
+function created(res: ApiResponse, deps: ApiDeps, name: RepoName, digest: Digest): void {
+  res.statusCode = 201;
   res.setHeader(Header.Location, location(deps.externalBaseUrl, `/v2/${name}/blobs/${digest}`));
   res.setHeader(Header.ContentDigest, digest);
   res.setHeader(Header.ContentLength, '0');
   res.end();
 }
 
-function accepted(res: Response, deps: ApiDeps, name: RepoName, upload: UploadStatus, status = 202): void {
-  res.status(status);
+function accepted(res: ApiResponse, deps: ApiDeps, name: RepoName, upload: UploadStatus, status = 202): void {
+  res.statusCode = status;
   res.setHeader(Header.Location, location(deps.externalBaseUrl, `/v2/${name}/blobs/uploads/${upload.id}`));
   res.setHeader(Header.Range, `0-${Math.max(upload.offset - 1, 0)}`);
   res.setHeader(Header.UploadUuid, upload.id);
