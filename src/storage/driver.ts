@@ -15,19 +15,19 @@ export interface StorageDriver {
   /** Whole content of a small file. Throws PathNotFoundError. */
   getContent(path: string): Promise<Buffer>;
   /** Atomically replaces a small file: readers see the old or the new content, never a mix. */
-  putContent(path: string, content: Buffer | string): Promise<void>;
+  putContent(path: string, content: Buffer | string, options?: WriteOptions): Promise<void>;
   /** Streams bytes [start, end] (end inclusive) of a file. Throws PathNotFoundError. */
   reader(path: string, range?: { start: number; end?: number }): Promise<Readable>;
   /** Opens a file for writing, appending to what is there when `append` is set. */
-  writer(path: string, append: boolean): Promise<FileWriter>;
+  writer(path: string, append: boolean, options?: WriteOptions): Promise<FileWriter>;
   /** Throws PathNotFoundError. */
   stat(path: string): Promise<FileInfo>;
   /** Names (not paths) of the direct children of a directory, unsorted. Throws PathNotFoundError. */
   list(path: string): Promise<string[]>;
-  /** Atomically moves a file into place, replacing what is at `dest`. */
+  /** Atomically moves a file into place, replacing what is at `dest`; durable, even from scratch. */
   move(source: string, dest: string): Promise<void>;
   /** Deletes a file or a directory tree. Throws PathNotFoundError. */
-  delete(path: string): Promise<void>;
+  delete(path: string, options?: WriteOptions): Promise<void>;
   /**
    * A URL a client can fetch the file from directly, when the driver can hand one out (S3: a
    * presigned GET, as Distribution's `RedirectURL`); absent or null: serve it through us.
@@ -40,6 +40,16 @@ export interface StorageDriver {
   purgeIncompleteWrites?(before: Date): Promise<number | null>;
   /** Throws unless the storage can be used now (S3: HeadBucket); absent: always usable. */
   check?(): Promise<void>;
+}
+
+/**
+ * `scratch`: the write need only outlive this process, not a power loss (an upload session's own
+ * files: after a power loss the client's next request finds the session whole, gone, or refused,
+ * and starts again). A driver that syncs skips it; what is moved out of scratch into the tree is
+ * synced by `move`. Without it, a write is on disk before the call returns.
+ */
+export interface WriteOptions {
+  scratch?: boolean;
 }
 
 export interface FileInfo {

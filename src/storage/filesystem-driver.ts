@@ -3,7 +3,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { failpoint } from '../failpoint.ts';
-import { PathNotFoundError, type FileInfo, type FileWriter, type StorageDriver } from './driver.ts';
+import { PathNotFoundError, type FileInfo, type FileWriter, type StorageDriver, type WriteOptions } from './driver.ts';
 import { FilesystemWriter, syncPath } from './filesystem-writer.ts';
 import { Failpoints } from './failpoints.ts';
 import { SWEEP_LIMIT, sweepTempDir, tempEntryName } from './tmp-sweep.ts';
@@ -11,8 +11,8 @@ import { SWEEP_LIMIT, sweepTempDir, tempEntryName } from './tmp-sweep.ts';
 export interface FilesystemDriverOptions {
   /**
    * fsync every file before it is renamed into place and every directory that gained or lost an
-   * entry after, so a change is on disk before the call returns (`storage.filesystem.fsync`).
-   * Default true.
+   * entry after, so a change is on disk before the call returns (`storage.filesystem.fsync`);
+   * scratch writes (WriteOptions) are not synced until they are moved into place. Default true.
    */
   fsync?: boolean;
 }
@@ -69,19 +69,20 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
-  async putContent(p: string, content: Buffer | string): Promise<void> {
+  async putContent(p: string, content: Buffer | string, options?: WriteOptions): Promise<void> {
     const target = this.full(p);
+    const sync = this.syncs(options);
     const tmp = await this.tempPath('file');
     try {
       const handle = await fs.open(tmp, 'wx');
       try {
         await handle.writeFile(content);
-        if (this.fsync) await handle.sync();
+        if (sync) await handle.sync();
       } finally {
         await handle.close();
       }
       failpoint(Failpoints.fileWritten);
-      await this.publish(tmp, target);
+      await this.publish(tmp, target, sync);
     } catch (err) {
       await fs.rm(tmp, { force: true }).catch(() => undefined); // the original error matters more
       throw err;
@@ -100,7 +101,7 @@ export class FilesystemDriver implements StorageDriver {
     return handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: 256 * 1024 });
   }
 
-  async writer(p: string, append: boolean): Promise<FileWriter> {
+  async writer(p: string, append: boolean, options?: WriteOptions): Promise<FileWriter> {
     const file = this.full(p);
     // A writer's file is visible while it grows (an upload's data), so its directory may be too.
     await fs.mkdir(path.dirname(file), { recursive: true });
@@ -114,7 +115,7 @@ export class FilesystemDriver implements StorageDriver {
     }
     if (!append) startSize = 0;
     const handle = await fs.open(file, append ? 'a' : 'w');
-    return new FilesystemWriter(handle, startSize, this.fsync ? (created ? path.dirname(file) : true) : false);
+    return new FilesystemWriter(handle, startSize, this.syncs(options) ? (created ? path.dirname(file) : true) : false);
   }
 
   async stat(p: string): Promise<FileInfo> {
@@ -143,16 +144,16 @@ export class FilesystemDriver implements StorageDriver {
     const to = this.full(dest);
     await this.ensureTemp();
     try {
-      // No fsync of the source here: every file this driver writes is synced when it is
-      // written (putContent) or committed (writer), so it is on disk already.
       await fs.stat(from);
-      await this.publish(from, to);
+      // The source may be scratch (an upload's data): its bytes are on disk before its new name is.
+      if (this.fsync) await syncPath(from);
+      await this.publish(from, to, this.fsync);
     } catch (err) {
       throw translate(err, source);
     }
   }
 
-  async delete(p: string): Promise<void> {
+  async delete(p: string, options?: WriteOptions): Promise<void> {
     const target = this.full(p);
     if (target === this.root) throw new Error('refusing to delete the storage root');
     const trash = await this.tempPath('trash');
@@ -162,7 +163,7 @@ export class FilesystemDriver implements StorageDriver {
       throw translate(err, p);
     }
     failpoint(Failpoints.deleteRenamed);
-    if (this.fsync) await syncPath(path.dirname(target));
+    if (this.syncs(options)) await syncPath(path.dirname(target));
     // The path is gone for every reader already; a tree left in TEMP_DIR by a failure here is
     // swept later (sweepTemp), so this failure changes nothing the caller could act on.
     await fs.rm(trash, { recursive: true, force: true }).catch(() => undefined);
@@ -180,6 +181,11 @@ export class FilesystemDriver implements StorageDriver {
     const run = this.sweeps.then(() => sweepTempDir(this.tempRoot, limit));
     this.sweeps = run.catch(() => undefined);
     return run;
+  }
+
+  /** Whether this write is synced: fsync on, and not scratch. */
+  private syncs(options: WriteOptions | undefined): boolean {
+    return this.fsync && options?.scratch !== true;
   }
 
   private ensureTemp(): Promise<void> {
@@ -206,7 +212,7 @@ export class FilesystemDriver implements StorageDriver {
    * Renames the complete file `source` to `target` in one atomic step, creating `target`'s
    * missing directories in the same step. On failure the file is still at `source`.
    */
-  private async publish(source: string, target: string): Promise<void> {
+  private async publish(source: string, target: string, sync: boolean): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       const parent = path.dirname(target);
       try {
@@ -214,9 +220,9 @@ export class FilesystemDriver implements StorageDriver {
         if (missing === null) {
           await fs.rename(source, target);
           failpoint(Failpoints.renamed);
-          if (this.fsync) await syncPath(parent);
+          if (sync) await syncPath(parent);
         } else {
-          await this.publishSubtree(source, target, missing);
+          await this.publishSubtree(source, target, missing, sync);
         }
         return;
       } catch (err) {
@@ -232,7 +238,7 @@ export class FilesystemDriver implements StorageDriver {
    * gets its new name by a hard link, so that until the subtree is in place it is still at
    * `source` (a crash in between loses nothing: the stage is swept); `source` goes last.
    */
-  private async publishSubtree(source: string, target: string, missing: string): Promise<void> {
+  private async publishSubtree(source: string, target: string, missing: string, sync: boolean): Promise<void> {
     const stage = await this.tempPath('dir');
     const stagedParent = path.join(stage, path.relative(missing, path.dirname(target)));
     const staged = path.join(stagedParent, path.basename(target));
@@ -249,7 +255,7 @@ export class FilesystemDriver implements StorageDriver {
         linked = false;
       }
       try {
-        if (this.fsync) {
+        if (sync) {
           for (let dir = stagedParent; ; dir = path.dirname(dir)) {
             await syncPath(dir);
             if (dir === stage) break;
@@ -266,7 +272,7 @@ export class FilesystemDriver implements StorageDriver {
     }
     failpoint(Failpoints.renamed);
     if (linked) await fs.unlink(source);
-    if (this.fsync) await syncPath(path.dirname(missing));
+    if (sync) await syncPath(path.dirname(missing));
   }
 
   /** The topmost directory on the way from the root to `dir` that does not exist, or null. */

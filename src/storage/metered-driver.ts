@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { Histogram, type Registry } from 'prom-client';
-import type { FileInfo, FileWriter, StorageDriver } from './driver.ts';
+import type { FileInfo, FileWriter, StorageDriver, WriteOptions } from './driver.ts';
 
 /** Distribution's (docker/go-metrics timer) default buckets. */
 const ACTION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -52,16 +52,16 @@ export class MeteredDriver implements StorageDriver {
     return this.timed('GetContent', () => this.inner.getContent(path));
   }
 
-  putContent(path: string, content: Buffer | string): Promise<void> {
-    return this.timed('PutContent', () => this.inner.putContent(path, content));
+  putContent(path: string, content: Buffer | string, options?: WriteOptions): Promise<void> {
+    return this.timed('PutContent', () => this.inner.putContent(path, content, options));
   }
 
   reader(path: string, range?: { start: number; end?: number }): Promise<Readable> {
     return this.timed('Reader', () => this.inner.reader(path, range));
   }
 
-  async writer(path: string, append: boolean): Promise<FileWriter> {
-    const writer = await this.timed('Writer', () => this.inner.writer(path, append));
+  async writer(path: string, append: boolean, options?: WriteOptions): Promise<FileWriter> {
+    const writer = await this.timed('Writer', () => this.inner.writer(path, append, options));
     const timed = this.timed.bind(this);
     return {
       get stream() { return writer.stream; },
@@ -84,8 +84,8 @@ export class MeteredDriver implements StorageDriver {
     return this.timed('Move', () => this.inner.move(source, dest));
   }
 
-  delete(path: string): Promise<void> {
-    return this.timed('Delete', () => this.inner.delete(path));
+  delete(path: string, options?: WriteOptions): Promise<void> {
+    return this.timed('Delete', () => this.inner.delete(path, options));
   }
 
   private async timed<T>(action: string, call: () => Promise<T>): Promise<T> {

@@ -35,6 +35,13 @@ interface CompletedBlob {
 }
 
 /**
+ * A session's own files (`startedat`, `state`, the data until it is published) are scratch: a
+ * power loss may take them (the client starts the upload again), and what completion moves into
+ * the content store is synced then. Measured: 18 fsyncs per small blob pushed became 6.
+ */
+const SCRATCH = { scratch: true } as const;
+
+/**
  * Upload sessions kept in storage (not in memory), so they survive a restart and can be
  * continued by another replica. A session is Distribution's directory (`data`, `startedat`) plus
  * our `state` file; a session Distribution started (no `state`) is unknown here. Bytes are
@@ -56,9 +63,9 @@ export class UploadStore implements UploadService {
     // Distribution's `startedat` first: with it, Distribution's upload purger ages the session
     // like one of its own (a directory without it, it never removes). `state` is ours alone; a
     // crash between the two leaves a session nobody can continue, which both purgers remove.
-    await this.driver.putContent(layout.uploadStartedAt(this.name, id), rfc3339(startedAt));
+    await this.driver.putContent(layout.uploadStartedAt(this.name, id), rfc3339(startedAt), SCRATCH);
     const state: UploadState = { startedAt: startedAt.toISOString() };
-    await this.driver.putContent(layout.uploadState(this.name, id), JSON.stringify(state));
+    await this.driver.putContent(layout.uploadState(this.name, id), JSON.stringify(state), SCRATCH);
     return { id, offset: 0, startedAt };
   }
 
@@ -72,7 +79,7 @@ export class UploadStore implements UploadService {
     return this.locks.run(id, async () => {
       const state = await this.openState(id);
       if (state.completing) throw beingCompleted(id, state.completing.digest);
-      const writer = await this.driver.writer(layout.uploadData(this.name, id), true);
+      const writer = await this.driver.writer(layout.uploadData(this.name, id), true, SCRATCH);
       try {
         this.checkStart(writer, chunk, id);
         await this.receive(id, writer, body, chunk);
@@ -104,7 +111,7 @@ export class UploadStore implements UploadService {
         return this.finish(id, state, earlier);
       }
       const data = layout.uploadData(this.name, id);
-      const writer = await this.driver.writer(data, true);
+      const writer = await this.driver.writer(data, true, SCRATCH);
       let size: number;
       try {
         if (body && writer.startSize > 0 && (await this.digestOf(id, digestAlgorithm(digest), writer.startSize)) === digest) {
@@ -166,7 +173,7 @@ export class UploadStore implements UploadService {
     }
     // The session closes; its state stays (without data) until the purger takes it.
     try {
-      await this.driver.delete(layout.uploadData(this.name, id));
+      await this.driver.delete(layout.uploadData(this.name, id), SCRATCH);
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
@@ -177,13 +184,13 @@ export class UploadStore implements UploadService {
   }
 
   private async writeState(id: UploadId, state: UploadState): Promise<void> {
-    await this.driver.putContent(layout.uploadState(this.name, id), JSON.stringify(state));
+    await this.driver.putContent(layout.uploadState(this.name, id), JSON.stringify(state), SCRATCH);
   }
 
   private async remove(id: UploadId): Promise<void> {
     this.hashes.forget(id);
     try {
-      await this.driver.delete(layout.uploadDir(this.name, id));
+      await this.driver.delete(layout.uploadDir(this.name, id), SCRATCH);
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { FileInfo, FileWriter, StorageDriver } from '../../src/storage/driver.ts';
+import type { FileInfo, FileWriter, StorageDriver, WriteOptions } from '../../src/storage/driver.ts';
 
 /**
  * A real driver seen through a wrapper that passes every call on: tests extend it to inject a
@@ -16,14 +16,14 @@ export class ForwardingDriver implements StorageDriver {
   getContent(p: string): Promise<Buffer> {
     return this.inner.getContent(p);
   }
-  putContent(p: string, content: Buffer | string): Promise<void> {
-    return this.inner.putContent(p, content);
+  putContent(p: string, content: Buffer | string, options?: WriteOptions): Promise<void> {
+    return this.inner.putContent(p, content, options);
   }
   reader(p: string, range?: { start: number; end?: number }): Promise<Readable> {
     return this.inner.reader(p, range);
   }
-  writer(p: string, append: boolean): Promise<FileWriter> {
-    return this.inner.writer(p, append);
+  writer(p: string, append: boolean, options?: WriteOptions): Promise<FileWriter> {
+    return this.inner.writer(p, append, options);
   }
   stat(p: string): Promise<FileInfo> {
     return this.inner.stat(p);
@@ -34,7 +34,7 @@ export class ForwardingDriver implements StorageDriver {
   move(source: string, dest: string): Promise<void> {
     return this.inner.move(source, dest);
   }
-  delete(p: string): Promise<void> {
-    return this.inner.delete(p);
+  delete(p: string, options?: WriteOptions): Promise<void> {
+    return this.inner.delete(p, options);
   }
 }

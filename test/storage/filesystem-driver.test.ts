@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, open, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -51,6 +51,18 @@ describe('the filesystem driver', () => {
     assert.equal(await counted(() => t.driver.putContent('sync/a/b/c/link', 'y')), 2);
     // A delete: the directory that lost the entry.
     assert.equal(await counted(() => t.driver.delete('sync/a')), 1);
+    // Scratch (an upload session's files): nothing, until a move takes one into the tree, which
+    // syncs its bytes, the staged directory and the directory it lands in.
+    assert.equal(await counted(() => t.driver.putContent('scratch/s/data', 'x', { scratch: true })), 0);
+    assert.equal(await counted(async () => {
+      const w = await t.driver.writer('scratch/s/data', true, { scratch: true });
+      w.stream.end('yz');
+      await new Promise((resolve) => w.stream.once('finish', resolve));
+      await w.commit();
+    }), 0);
+    assert.equal(await counted(() => t.driver.move('scratch/s/data', 'moved/data')), 3);
+    assert.equal((await readFile(path.join(t.root, 'moved/data'))).toString(), 'xyz');
+    assert.equal(await counted(() => t.driver.delete('scratch/s', { scratch: true })), 0);
     const off = new FilesystemDriver(t.root, { fsync: false });
     assert.equal(await counted(() => off.putContent('nosync/a/b/link', 'x')), 0);
     assert.equal(await counted(() => off.delete('nosync')), 0);
