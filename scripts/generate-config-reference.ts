@@ -102,7 +102,7 @@ export const DESCRIPTIONS: Readonly<Record<string, string>> = {
   'http.debug.prometheus.path': 'Path of the metrics on the debug listener.',
   storage: 'Exactly one driver: `filesystem` (the default) or `s3`.',
   'storage.filesystem.rootdirectory': 'The data root, in Distribution\'s layout; with it, the outbox (`_notifications/`) and the token key (`_auth/`).',
-  'storage.filesystem.fsync': 'Fsync every file and the directories it lands in before a change is acknowledged.',
+  'storage.filesystem.fsync': 'Fsync every file and the directories it lands in before a change is acknowledged (an upload session\'s own files when the completed blob moves into place).',
   'storage.s3': 'Distribution\'s S3 driver instead of `storage.filesystem`; the bucket is checked at start.',
   'storage.s3.region': 'AWS region; required unless `regionendpoint` is given.',
   'storage.s3.bucket': 'The bucket.',
