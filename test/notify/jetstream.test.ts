@@ -108,6 +108,23 @@ async function streamMessages(nc: NatsConnection, stream = STREAM): Promise<Stre
   return out;
 }
 
+/**
+ * `read` once this test's own connection is back after a server restart. The registry can deliver
+ * its backlog within 60 ms of the restart, before this client's reconnect loop (100 ms apart) has
+ * found the server; a request made meanwhile can time out (seen: drained 56 ms after the restart,
+ * reconnected 105 ms after it). Bounded: three tries of nats.js's 5 s request timeout.
+ */
+async function afterReconnect<T>(nc: NatsConnection, read: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await nc.flush();
+      return await read();
+    } catch (err) {
+      if (attempt >= 3 || (err as { code?: unknown }).code !== 'TIMEOUT') throw err;
+    }
+  }
+}
+
 async function deliveries(registry: TestRegistry, name = 'stream'): Promise<AttemptRecord[]> {
   const { deliveries } = await adminJson<{ deliveries: AttemptRecord[] }>(registry, `/notifications/endpoints/${name}/deliveries?limit=1000`);
   return deliveries;
@@ -229,7 +246,7 @@ describe('a NATS JetStream endpoint', { timeout: 60_000 }, () => {
 
     await nats.restart();
     await drained(registry, 'stream', 15_000);
-    const afterwards = await streamMessages(consumer);
+    const afterwards = await afterReconnect(consumer, () => streamMessages(consumer));
     assert.deepEqual(afterwards.slice(0, before.length).map((m) => m.event.id), before.map((m) => m.event.id), 'the store kept the stream');
     const added = afterwards.slice(before.length);
     assert.deepEqual(added.map((m) => m.event.target.digest), pushOrder(image), 'each event once, in push order');
