@@ -163,7 +163,7 @@ export class FilesystemDriver implements StorageDriver {
       throw translate(err, p);
     }
     failpoint(Failpoints.deleteRenamed);
-    if (this.syncs(options)) await syncPath(path.dirname(target));
+    if (this.syncs(options)) await syncChangedDir(path.dirname(target));
     // The path is gone for every reader already; a tree left in TEMP_DIR by a failure here is
     // swept later (sweepTemp), so this failure changes nothing the caller could act on.
     await fs.rm(trash, { recursive: true, force: true }).catch(() => undefined);
@@ -220,7 +220,7 @@ export class FilesystemDriver implements StorageDriver {
         if (missing === null) {
           await fs.rename(source, target);
           failpoint(Failpoints.renamed);
-          if (sync) await syncPath(parent);
+          if (sync) await syncChangedDir(parent);
         } else {
           await this.publishSubtree(source, target, missing, sync);
         }
@@ -272,7 +272,7 @@ export class FilesystemDriver implements StorageDriver {
     }
     failpoint(Failpoints.renamed);
     if (linked) await fs.unlink(source);
-    if (sync) await syncPath(path.dirname(missing));
+    if (sync) await syncChangedDir(path.dirname(missing));
   }
 
   /** The topmost directory on the way from the root to `dir` that does not exist, or null. */
@@ -303,6 +303,20 @@ function readSmallFile(file: string): Promise<Buffer> {
 
 function statFile(file: string): Promise<Stats> {
   return new Promise((resolve, reject) => statCallback(file, (err, st) => (err ? reject(err) : resolve(st))));
+}
+
+/**
+ * fsync of a directory this driver just renamed something into or out of. Gone by now means a
+ * concurrent delete took it (and what the rename put there) after the rename: the change happened
+ * and was deleted, and the delete syncs its own change. Not an error of this write, and no reason
+ * to publish again (the source is gone).
+ */
+async function syncChangedDir(dir: string): Promise<void> {
+  try {
+    await syncPath(dir);
+  } catch (err) {
+    if (!isEnoent(err)) throw err;
+  }
 }
 
 function isEnoent(err: unknown): boolean {
