@@ -79,11 +79,11 @@ export function createApp(deps: ApiDeps, http: HttpOptions, logger: Logger): App
   if (deps.ui.enabled) registerImageImportRoutes(admin, deps);
   if (deps.ui.enabled) registerUiRoutes(admin, { admin: deps.notifications, adminOnly: deps.guards.admin, inboxes: new Inboxes() });
   if (deps.tokenService) registerTokenRoutes(admin, deps.tokenService);
+  const renderError = errorRenderer(logger);
   rest.use(admin);
   rest.use(notFound);
-  rest.use(errorRenderer(logger));
+  rest.use(renderError);
 
-  const renderError = errorRenderer(logger);
   return (req, response) => {
     const res = response as ApiResponse;
     res.locals = Object.create(null) as Record<string, unknown>;
