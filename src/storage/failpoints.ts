@@ -4,7 +4,7 @@
  * prove what a crash there leaves behind. `<name>@N` dies at the N-th hit instead.
  *
  * Filesystem driver, on every putContent / move / delete (use `@N` to pick one of an operation's):
- *   storage.fs.file.written      temp file complete (and fsynced) in _tmp, before it is published
+ *   storage.fs.file.written      temp file complete in _tmp (its fsync under way), before it is published
  *   storage.fs.subtree.staged    the missing directories built in _tmp around the file, before the rename
  *   storage.fs.renamed           the file or subtree renamed into place, before its directory is fsynced
  *   storage.fs.delete.renamed    a deleted path renamed into _tmp (gone for readers), before it is removed

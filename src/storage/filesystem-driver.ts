@@ -1,10 +1,10 @@
-import { readFile as readFileCallback, stat as statCallback, type Stats } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { failpoint } from '../failpoint.ts';
 import { PathNotFoundError, type FileInfo, type FileWriter, type StorageDriver, type WriteOptions } from './driver.ts';
-import { FilesystemWriter, syncPath } from './filesystem-writer.ts';
+import { FilesystemWriter } from './filesystem-writer.ts';
+import * as calls from './fs-calls.ts';
 import { Failpoints } from './failpoints.ts';
 import { SWEEP_LIMIT, sweepTempDir, tempEntryName } from './tmp-sweep.ts';
 
@@ -63,7 +63,7 @@ export class FilesystemDriver implements StorageDriver {
 
   async getContent(p: string): Promise<Buffer> {
     try {
-      return await readSmallFile(this.full(p));
+      return await calls.readSmallFile(this.full(p));
     } catch (err) {
       throw translate(err, p);
     }
@@ -73,17 +73,17 @@ export class FilesystemDriver implements StorageDriver {
     const target = this.full(p);
     const sync = this.syncs(options);
     const tmp = await this.tempPath('file');
+    let durable: Promise<void> = Promise.resolve();
     try {
-      const handle = await fs.open(tmp, 'wx');
-      try {
-        await handle.writeFile(content);
-        if (sync) await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      const fd = await calls.createFile(tmp, content);
+      // The file's fsync runs beside the staging of its directories (and their fsyncs): on a
+      // journaling filesystem concurrent fsyncs share one commit. Both end before the rename.
+      durable = (sync ? calls.fsync(fd) : Promise.resolve()).finally(() => calls.close(fd));
+      durable.catch(() => undefined); // awaited by publish; an early failure there must not leave it unhandled
       failpoint(Failpoints.fileWritten);
-      await this.publish(tmp, target, sync);
+      await this.publish(tmp, target, sync, durable);
     } catch (err) {
+      await durable.catch(() => undefined); // closed before it is removed
       await fs.rm(tmp, { force: true }).catch(() => undefined); // the original error matters more
       throw err;
     }
@@ -103,24 +103,31 @@ export class FilesystemDriver implements StorageDriver {
 
   async writer(p: string, append: boolean, options?: WriteOptions): Promise<FileWriter> {
     const file = this.full(p);
-    // A writer's file is visible while it grows (an upload's data), so its directory may be too.
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    let startSize = 0;
-    let created = true;
+    const flags = append ? 'a' : 'w';
+    let handle: fs.FileHandle;
     try {
-      startSize = (await fs.stat(file)).size;
-      created = false;
+      handle = await fs.open(file, flags);
     } catch (err) {
       if (!isEnoent(err)) throw err;
+      // A writer's file is visible while it grows (an upload's data), so its directory may be too.
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      handle = await fs.open(file, flags);
     }
-    if (!append) startSize = 0;
-    const handle = await fs.open(file, append ? 'a' : 'w');
-    return new FilesystemWriter(handle, startSize, this.syncs(options) ? (created ? path.dirname(file) : true) : false);
+    let startSize = 0;
+    try {
+      if (append) startSize = (await handle.stat()).size;
+    } catch (err) {
+      await handle.close().catch(() => undefined); // the stat's error matters more
+      throw err;
+    }
+    // An empty file may be new: its directory is synced too then (for an old one, one fsync more).
+    const sync = this.syncs(options) ? (startSize === 0 ? path.dirname(file) : true) : false;
+    return new FilesystemWriter(handle, startSize, sync);
   }
 
   async stat(p: string): Promise<FileInfo> {
     try {
-      const st = await statFile(this.full(p));
+      const st = await calls.stat(this.full(p));
       return { path: p, size: st.size, modifiedAt: st.mtime, isDirectory: st.isDirectory() };
     } catch (err) {
       throw translate(err, p);
@@ -144,10 +151,17 @@ export class FilesystemDriver implements StorageDriver {
     const to = this.full(dest);
     await this.ensureTemp();
     try {
-      await fs.stat(from);
-      // The source may be scratch (an upload's data): its bytes are on disk before its new name is.
-      if (this.fsync) await syncPath(from);
-      await this.publish(from, to, this.fsync);
+      // The source may be scratch (an upload's data): its bytes are on disk before its new name
+      // is. Its fsync (which also finds a missing source) runs beside the staging, as in putContent.
+      let durable: Promise<void>;
+      if (this.fsync) {
+        durable = calls.syncPath(from);
+        durable.catch(() => undefined); // awaited by publish
+      } else {
+        await calls.stat(from);
+        durable = Promise.resolve();
+      }
+      await this.publish(from, to, this.fsync, durable);
     } catch (err) {
       throw translate(err, source);
     }
@@ -158,7 +172,7 @@ export class FilesystemDriver implements StorageDriver {
     if (target === this.root) throw new Error('refusing to delete the storage root');
     const trash = await this.tempPath('trash');
     try {
-      await fs.rename(target, trash);
+      await calls.rename(target, trash);
     } catch (err) {
       throw translate(err, p);
     }
@@ -210,25 +224,31 @@ export class FilesystemDriver implements StorageDriver {
 
   /**
    * Renames the complete file `source` to `target` in one atomic step, creating `target`'s
-   * missing directories in the same step. On failure the file is still at `source`.
+   * missing directories in the same step, once `durable` (the source's own fsync) has settled.
+   * On failure the file is still at `source`.
    */
-  private async publish(source: string, target: string, sync: boolean): Promise<void> {
+  private async publish(source: string, target: string, sync: boolean, durable: Promise<void>): Promise<void> {
+    let sourceFailed = false;
+    durable.catch(() => {
+      sourceFailed = true; // not a lost race: publishing again cannot help
+    });
     for (let attempt = 1; ; attempt++) {
       const parent = path.dirname(target);
       try {
         const missing = await this.topmostMissing(parent);
         if (missing === null) {
-          await fs.rename(source, target);
+          await durable;
+          await calls.rename(source, target);
           failpoint(Failpoints.renamed);
           if (sync) await syncChangedDir(parent);
         } else {
-          await this.publishSubtree(source, target, missing, sync);
+          await this.publishSubtree(source, target, missing, sync, durable);
         }
         return;
       } catch (err) {
         // Lost a race: the directory was created (EEXIST, ENOTEMPTY) or removed (ENOENT) by
         // another writer or a delete meanwhile. Look again.
-        if (!isRaceLost(err) || attempt >= PUBLISH_ATTEMPTS) throw err;
+        if (sourceFailed || !isRaceLost(err) || attempt >= PUBLISH_ATTEMPTS) throw err;
       }
     }
   }
@@ -236,42 +256,46 @@ export class FilesystemDriver implements StorageDriver {
   /**
    * Builds `missing`'s subtree around the file in TEMP_DIR, then renames it into place. The file
    * gets its new name by a hard link, so that until the subtree is in place it is still at
-   * `source` (a crash in between loses nothing: the stage is swept); `source` goes last.
+   * `source` (a crash in between loses nothing: the stage is swept); `source` goes last. The
+   * staged directories are synced beside `durable`, and all of them before the rename.
    */
-  private async publishSubtree(source: string, target: string, missing: string, sync: boolean): Promise<void> {
+  private async publishSubtree(source: string, target: string, missing: string, sync: boolean, durable: Promise<void>): Promise<void> {
     const stage = await this.tempPath('dir');
-    const stagedParent = path.join(stage, path.relative(missing, path.dirname(target)));
-    const staged = path.join(stagedParent, path.basename(target));
+    // Top-down, one mkdir each: a recursive mkdir tries the deepest first and fails once per level.
+    const dirs = [stage];
+    for (const name of path.relative(missing, path.dirname(target)).split(path.sep).filter(Boolean)) {
+      dirs.push(path.join(dirs[dirs.length - 1] as string, name));
+    }
+    const staged = path.join(dirs[dirs.length - 1] as string, path.basename(target));
     let linked = true;
+    let inPlace = false;
     try {
-      await fs.mkdir(stagedParent, { recursive: true });
+      for (const dir of dirs) await calls.mkdir(dir);
       try {
-        await fs.link(source, staged);
+        await calls.link(source, staged);
       } catch (err) {
         // A filesystem without hard links: the file moves into the stage (a crash before the
         // rename below then leaves it in TEMP_DIR), and is moved back on failure.
         if (!isNoHardLinks(err)) throw err;
-        await fs.rename(source, staged);
+        await durable;
+        await calls.rename(source, staged);
         linked = false;
       }
       try {
-        if (sync) {
-          for (let dir = stagedParent; ; dir = path.dirname(dir)) {
-            await syncPath(dir);
-            if (dir === stage) break;
-          }
-        }
+        await Promise.all([durable, ...(sync ? dirs.map((dir) => calls.syncPath(dir)) : [])]);
         failpoint(Failpoints.subtreeStaged);
-        await fs.rename(stage, missing);
+        await calls.rename(stage, missing);
+        inPlace = true;
       } catch (err) {
-        if (!linked) await fs.rename(staged, source).catch(() => undefined);
+        if (!linked) await calls.rename(staged, source).catch(() => undefined);
         throw err;
       }
     } finally {
-      await fs.rm(stage, { recursive: true, force: true }).catch(() => undefined); // gone once renamed
+      // Once renamed the stage is gone; removing it then would only cost system calls.
+      if (!inPlace) await fs.rm(stage, { recursive: true, force: true }).catch(() => undefined);
     }
     failpoint(Failpoints.renamed);
-    if (linked) await fs.unlink(source);
+    if (linked) await calls.unlink(source);
     if (sync) await syncChangedDir(path.dirname(missing));
   }
 
@@ -280,7 +304,7 @@ export class FilesystemDriver implements StorageDriver {
     let missing: string | null = null;
     for (let current = dir; current !== this.root; current = path.dirname(current)) {
       try {
-        const st = await fs.stat(current);
+        const st = await calls.stat(current);
         if (!st.isDirectory()) throw Object.assign(new Error(`not a directory: ${current}`), { code: 'ENOTDIR' });
         break;
       } catch (err) {
@@ -293,19 +317,6 @@ export class FilesystemDriver implements StorageDriver {
 }
 
 /**
- * fs.readFile and fs.stat through their callback forms: on every manifest HEAD and GET, the
- * promise forms cost twice to four times the CPU (a FileHandle per read, read in chunks), for the
- * same system calls. See BENCHMARKS.md, "Request rates".
- */
-function readSmallFile(file: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => readFileCallback(file, (err, data) => (err ? reject(err) : resolve(data))));
-}
-
-function statFile(file: string): Promise<Stats> {
-  return new Promise((resolve, reject) => statCallback(file, (err, st) => (err ? reject(err) : resolve(st))));
-}
-
-/**
  * fsync of a directory this driver just renamed something into or out of. Gone by now means a
  * concurrent delete took it (and what the rename put there) after the rename: the change happened
  * and was deleted, and the delete syncs its own change. Not an error of this write, and no reason
@@ -313,7 +324,7 @@ function statFile(file: string): Promise<Stats> {
  */
 async function syncChangedDir(dir: string): Promise<void> {
   try {
-    await syncPath(dir);
+    await calls.syncPath(dir);
   } catch (err) {
     if (!isEnoent(err)) throw err;
   }

@@ -1,7 +1,7 @@
 import type * as fs from 'node:fs/promises';
-import { open } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import type { FileWriter } from './driver.ts';
+import { syncPath } from './fs-calls.ts';
 
 /** The filesystem driver's FileWriter: bytes straight to an open file, synced on commit. */
 export class FilesystemWriter implements FileWriter {
@@ -62,16 +62,6 @@ export class FilesystemWriter implements FileWriter {
     } finally {
       await this.handle.close().catch(() => undefined);
     }
-  }
-}
-
-/** fsync of a file or a directory (a directory's entries are durable only once it is synced). */
-export async function syncPath(p: string): Promise<void> {
-  const handle = await open(p, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

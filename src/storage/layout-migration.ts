@@ -6,7 +6,7 @@ import type { StorageDriver } from './driver.ts';
 import { failpoint } from '../failpoint.ts';
 import { Failpoints } from './failpoints.ts';
 import { FilesystemDriver } from './filesystem-driver.ts';
-import { syncPath } from './filesystem-writer.ts';
+import { syncPath } from './fs-calls.ts';
 import { STORAGE_PREFIX, layout, legacyLayout } from './layout.ts';
 
 export interface LayoutMigration {
