@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { failpoint } from '../failpoint.ts';
 import { PathNotFoundError, type FileInfo, type FileWriter, type StorageDriver, type WriteOptions } from './driver.ts';
 import { FilesystemWriter } from './filesystem-writer.ts';
+import { isEnoent, Publisher, syncChangedDir } from './filesystem-publish.ts';
 import * as calls from './fs-calls.ts';
 import { Failpoints } from './failpoints.ts';
 import { SWEEP_LIMIT, sweepTempDir, tempEntryName } from './tmp-sweep.ts';
@@ -22,8 +23,6 @@ export interface FilesystemDriverOptions {
  * (so a rename from it into place is atomic: one filesystem) and outside anything a store lists.
  */
 export const TEMP_DIR = '_tmp';
-/** Renames lost to a concurrent writer or delete of the same directory are retried this often. */
-const PUBLISH_ATTEMPTS = 10;
 /** Temp files of earlier versions, written beside their target: `<name>.<uuid>.tmp`. */
 const LEGACY_TEMP = /\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.tmp$/;
 
@@ -31,7 +30,8 @@ const LEGACY_TEMP = /\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
  * Stores everything under one root directory. Every file becomes visible in one atomic step: it
  * is written in TEMP_DIR and renamed into place; when its directory does not exist yet, the
  * missing subtree is built in TEMP_DIR around it and its topmost directory renamed into place,
- * so no reader ever lists a directory without its file. Deletes are a rename into TEMP_DIR too.
+ * so no reader ever lists a directory without its file (Publisher, filesystem-publish.ts).
+ * Deletes are a rename into TEMP_DIR too.
  */
 export class FilesystemDriver implements StorageDriver {
   readonly name = 'filesystem';
@@ -42,11 +42,13 @@ export class FilesystemDriver implements StorageDriver {
   /** Sweeps run one after another, so each one's count is what it removed. */
   private sweeps: Promise<unknown> = Promise.resolve();
   private swept = false;
+  private readonly publisher: Publisher;
 
   constructor(rootDirectory: string, options: FilesystemDriverOptions = {}) {
     this.root = path.resolve(rootDirectory);
     this.tempRoot = path.join(this.root, TEMP_DIR);
     this.fsync = options.fsync ?? true;
+    this.publisher = new Publisher(this.root, (kind) => this.tempPath(kind));
   }
 
   private full(p: string): string {
@@ -72,6 +74,9 @@ export class FilesystemDriver implements StorageDriver {
   async putContent(p: string, content: Buffer | string, options?: WriteOptions): Promise<void> {
     const target = this.full(p);
     const sync = this.syncs(options);
+    await this.ensureTemp();
+    const missing = await this.publisher.topmostMissing(path.dirname(target));
+    if (missing !== null && (await this.publisher.createInStage(target, missing, content, sync))) return;
     const tmp = await this.tempPath('file');
     let durable: Promise<void> = Promise.resolve();
     try {
@@ -81,7 +86,8 @@ export class FilesystemDriver implements StorageDriver {
       durable = (sync ? calls.fsync(fd) : Promise.resolve()).finally(() => calls.close(fd));
       durable.catch(() => undefined); // awaited by publish; an early failure there must not leave it unhandled
       failpoint(Failpoints.fileWritten);
-      await this.publish(tmp, target, sync, durable);
+      // A directory found missing above is not trusted: createInStage lost a race for it.
+      await this.publisher.publish(tmp, target, sync, durable, missing === null ? null : undefined);
     } catch (err) {
       await durable.catch(() => undefined); // closed before it is removed
       await fs.rm(tmp, { force: true }).catch(() => undefined); // the original error matters more
@@ -161,7 +167,7 @@ export class FilesystemDriver implements StorageDriver {
         await calls.stat(from);
         durable = Promise.resolve();
       }
-      await this.publish(from, to, this.fsync, durable);
+      await this.publisher.publish(from, to, this.fsync, durable);
     } catch (err) {
       throw translate(err, source);
     }
@@ -221,128 +227,6 @@ export class FilesystemDriver implements StorageDriver {
     await this.ensureTemp();
     return path.join(this.tempRoot, tempEntryName(kind));
   }
-
-  /**
-   * Renames the complete file `source` to `target` in one atomic step, creating `target`'s
-   * missing directories in the same step, once `durable` (the source's own fsync) has settled.
-   * On failure the file is still at `source`.
-   */
-  private async publish(source: string, target: string, sync: boolean, durable: Promise<void>): Promise<void> {
-    let sourceFailed = false;
-    durable.catch(() => {
-      sourceFailed = true; // not a lost race: publishing again cannot help
-    });
-    for (let attempt = 1; ; attempt++) {
-      const parent = path.dirname(target);
-      try {
-        const missing = await this.topmostMissing(parent);
-        if (missing === null) {
-          await durable;
-          await calls.rename(source, target);
-          failpoint(Failpoints.renamed);
-          if (sync) await syncChangedDir(parent);
-        } else {
-          await this.publishSubtree(source, target, missing, sync, durable);
-        }
-        return;
-      } catch (err) {
-        // Lost a race: the directory was created (EEXIST, ENOTEMPTY) or removed (ENOENT) by
-        // another writer or a delete meanwhile. Look again.
-        if (sourceFailed || !isRaceLost(err) || attempt >= PUBLISH_ATTEMPTS) throw err;
-      }
-    }
-  }
-
-  /**
-   * Builds `missing`'s subtree around the file in TEMP_DIR, then renames it into place. The file
-   * gets its new name by a hard link, so that until the subtree is in place it is still at
-   * `source` (a crash in between loses nothing: the stage is swept); `source` goes last. The
-   * staged directories are synced beside `durable`, and all of them before the rename.
-   */
-  private async publishSubtree(source: string, target: string, missing: string, sync: boolean, durable: Promise<void>): Promise<void> {
-    const stage = await this.tempPath('dir');
-    // Top-down, one mkdir each: a recursive mkdir tries the deepest first and fails once per level.
-    const dirs = [stage];
-    for (const name of path.relative(missing, path.dirname(target)).split(path.sep).filter(Boolean)) {
-      dirs.push(path.join(dirs[dirs.length - 1] as string, name));
-    }
-    const staged = path.join(dirs[dirs.length - 1] as string, path.basename(target));
-    let linked = true;
-    let inPlace = false;
-    try {
-      for (const dir of dirs) await calls.mkdir(dir);
-      try {
-        await calls.link(source, staged);
-      } catch (err) {
-        // A filesystem without hard links: the file moves into the stage (a crash before the
-        // rename below then leaves it in TEMP_DIR), and is moved back on failure.
-        if (!isNoHardLinks(err)) throw err;
-        await durable;
-        await calls.rename(source, staged);
-        linked = false;
-      }
-      try {
-        await Promise.all([durable, ...(sync ? dirs.map((dir) => calls.syncPath(dir)) : [])]);
-        failpoint(Failpoints.subtreeStaged);
-        await calls.rename(stage, missing);
-        inPlace = true;
-      } catch (err) {
-        if (!linked) await calls.rename(staged, source).catch(() => undefined);
-        throw err;
-      }
-    } finally {
-      // Once renamed the stage is gone; removing it then would only cost system calls.
-      if (!inPlace) await fs.rm(stage, { recursive: true, force: true }).catch(() => undefined);
-    }
-    failpoint(Failpoints.renamed);
-    if (linked) await calls.unlink(source);
-    if (sync) await syncChangedDir(path.dirname(missing));
-  }
-
-  /** The topmost directory on the way from the root to `dir` that does not exist, or null. */
-  private async topmostMissing(dir: string): Promise<string | null> {
-    let missing: string | null = null;
-    for (let current = dir; current !== this.root; current = path.dirname(current)) {
-      try {
-        const st = await calls.stat(current);
-        if (!st.isDirectory()) throw Object.assign(new Error(`not a directory: ${current}`), { code: 'ENOTDIR' });
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        missing = current;
-      }
-    }
-    return missing;
-  }
-}
-
-/**
- * fsync of a directory this driver just renamed something into or out of. Gone by now means a
- * concurrent delete took it (and what the rename put there) after the rename: the change happened
- * and was deleted, and the delete syncs its own change. Not an error of this write, and no reason
- * to publish again (the source is gone).
- */
-async function syncChangedDir(dir: string): Promise<void> {
-  try {
-    await calls.syncPath(dir);
-  } catch (err) {
-    if (!isEnoent(err)) throw err;
-  }
-}
-
-function isEnoent(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-function isRaceLost(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOENT' || code === 'EEXIST' || code === 'ENOTEMPTY';
-}
-
-function isNoHardLinks(err: unknown): boolean {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EXDEV' || code === 'EMLINK';
 }
 
 function translate(err: unknown, p: string): unknown {
