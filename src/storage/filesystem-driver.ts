@@ -75,15 +75,15 @@ export class FilesystemDriver implements StorageDriver {
     const target = this.full(p);
     const sync = this.syncs(options);
     await this.ensureTemp();
-    const missing = await this.publisher.topmostMissing(path.dirname(target));
+    const missing = this.publisher.topmostMissing(path.dirname(target));
     if (missing !== null && (await this.publisher.createInStage(target, missing, content, sync))) return;
     const tmp = await this.tempPath('file');
     let durable: Promise<void> = Promise.resolve();
     try {
-      const fd = await calls.createFile(tmp, content);
+      const fd = calls.now.createFile(tmp, content);
       // The file's fsync runs beside the staging of its directories (and their fsyncs): on a
       // journaling filesystem concurrent fsyncs share one commit. Both end before the rename.
-      durable = (sync ? calls.fsync(fd) : Promise.resolve()).finally(() => calls.close(fd));
+      durable = (sync ? calls.fsync(fd) : Promise.resolve()).finally(() => calls.now.close(fd));
       durable.catch(() => undefined); // awaited by publish; an early failure there must not leave it unhandled
       failpoint(Failpoints.fileWritten);
       // A directory found missing above is not trusted: createInStage lost a race for it.
@@ -164,7 +164,7 @@ export class FilesystemDriver implements StorageDriver {
         durable = calls.syncPath(from);
         durable.catch(() => undefined); // awaited by publish
       } else {
-        await calls.stat(from);
+        if (calls.now.stat(from) === undefined) throw new PathNotFoundError(source);
         durable = Promise.resolve();
       }
       await this.publisher.publish(from, to, this.fsync, durable);
@@ -178,7 +178,7 @@ export class FilesystemDriver implements StorageDriver {
     if (target === this.root) throw new Error('refusing to delete the storage root');
     const trash = await this.tempPath('trash');
     try {
-      await calls.rename(target, trash);
+      calls.now.rename(target, trash);
     } catch (err) {
       throw translate(err, p);
     }

@@ -34,10 +34,10 @@ export class Publisher {
     for (let attempt = 1; ; attempt++) {
       const parent = path.dirname(target);
       try {
-        const absent = attempt === 1 && missing !== undefined ? missing : await this.topmostMissing(parent);
+        const absent = attempt === 1 && missing !== undefined ? missing : this.topmostMissing(parent);
         if (absent === null) {
           await durable;
-          await calls.rename(source, target);
+          calls.now.rename(source, target);
           failpoint(Failpoints.renamed);
           if (sync) await syncChangedDir(parent);
         } else {
@@ -63,24 +63,30 @@ export class Publisher {
     let linked = true;
     let inPlace = false;
     try {
-      for (const dir of dirs) await calls.mkdir(dir);
+      for (const dir of dirs) calls.now.mkdir(dir);
       try {
-        await calls.link(source, staged);
+        calls.now.link(source, staged);
       } catch (err) {
         // A filesystem without hard links: the file moves into the stage (a crash before the
         // rename below then leaves it in TEMP_DIR), and is moved back on failure.
         if (!isNoHardLinks(err)) throw err;
         await durable;
-        await calls.rename(source, staged);
+        calls.now.rename(source, staged);
         linked = false;
       }
       try {
         await allSettledOrThrow([durable, ...(sync ? dirs.map((dir) => calls.syncPath(dir)) : [])]);
         failpoint(Failpoints.subtreeStaged);
-        await calls.rename(stage, missing);
+        calls.now.rename(stage, missing);
         inPlace = true;
       } catch (err) {
-        if (!linked) await calls.rename(staged, source).catch(() => undefined);
+        if (!linked) {
+          try {
+            calls.now.rename(staged, source);
+          } catch {
+            // the original error matters more
+          }
+        }
         throw err;
       }
     } finally {
@@ -88,7 +94,7 @@ export class Publisher {
       if (!inPlace) await fs.rm(stage, { recursive: true, force: true }).catch(() => undefined);
     }
     failpoint(Failpoints.renamed);
-    if (linked) await calls.unlink(source);
+    if (linked) calls.now.unlink(source);
     if (sync) await syncChangedDir(path.dirname(missing));
   }
 
@@ -102,18 +108,18 @@ export class Publisher {
     const { stage, dirs, staged } = await this.stageFor(target, missing);
     let inPlace = false;
     try {
-      for (const dir of dirs) await calls.mkdir(dir);
-      const fd = await calls.createFile(staged, content);
+      for (const dir of dirs) calls.now.mkdir(dir);
+      const fd = calls.now.createFile(staged, content);
       failpoint(Failpoints.fileWritten);
       try {
         // One journal commit for the file and its directories, as in publishSubtree.
         await allSettledOrThrow(sync ? [calls.fsync(fd), ...dirs.map((dir) => calls.syncPath(dir))] : []);
       } finally {
-        await calls.close(fd);
+        calls.now.close(fd);
       }
       failpoint(Failpoints.subtreeStaged);
       try {
-        await calls.rename(stage, missing);
+        calls.now.rename(stage, missing);
       } catch (err) {
         if (isRaceLost(err)) return false;
         throw err;
@@ -139,17 +145,16 @@ export class Publisher {
   }
 
   /** The topmost directory on the way from the root to `dir` that does not exist, or null. */
-  async topmostMissing(dir: string): Promise<string | null> {
+  topmostMissing(dir: string): string | null {
     let missing: string | null = null;
     for (let current = dir; current !== this.root; current = path.dirname(current)) {
-      try {
-        const st = await calls.stat(current);
-        if (!st.isDirectory()) throw Object.assign(new Error(`not a directory: ${current}`), { code: 'ENOTDIR' });
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      const st = calls.now.stat(current);
+      if (st === undefined) {
         missing = current;
+        continue;
       }
+      if (!st.isDirectory()) throw Object.assign(new Error(`not a directory: ${current}`), { code: 'ENOTDIR' });
+      break;
     }
     return missing;
   }
