@@ -104,7 +104,7 @@ export class FilesystemDriver implements StorageDriver {
     } catch (err) {
       throw translate(err, p);
     }
-    return handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: 256 * 1024 });
+    return handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: 1024 * 1024 });
   }
 
   async writer(p: string, append: boolean, options?: WriteOptions): Promise<FileWriter> {
