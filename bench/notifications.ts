@@ -41,7 +41,7 @@
  */
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ROOT } from './lib/env.ts';
+import { benchTmpDir, ROOT } from './lib/env.ts';
 import { fsyncProbeMs, machineFacts, sh, writeResultsJson } from './lib/machine.ts';
 import { guardRun, runMain } from './lib/processes.ts';
 import { buildDockyard } from './lib/registries.ts';
@@ -91,7 +91,7 @@ async function writeResults(finished: boolean): Promise<string> {
     },
     machine: {
       ...machineFacts(),
-      tmpdir: os.tmpdir(),
+      tmpdir: benchTmpDir(),
       fdatasyncMedianMs: FSYNC_MS,
       gitHead: sh('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']),
       srcUncommitted: sh('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src']) || 'none',

@@ -21,7 +21,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { startPostgres, type TestPostgres } from '../test/helpers/postgres.ts';
-import { intEnv } from './lib/env.ts';
+import { benchTmpDir, intEnv } from './lib/env.ts';
 import { fsyncProbeMs, machineFacts, writeResultsJson } from './lib/machine.ts';
 import { median, percentile, r1, r2 } from './lib/stats.ts';
 import type { IntentRecord } from '../src/notify/events/change-intent.ts';
@@ -138,7 +138,7 @@ async function measure(kind: Kind, concurrency: number, round: number, pg: TestP
 async function main(): Promise<void> {
   const started = new Date();
   const load = os.loadavg();
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'outbox-bench-'));
+  const dir = await mkdtemp(path.join(benchTmpDir(), 'outbox-bench-'));
   const pg = await startPostgres('outbox_bench');
   const cells: Cell[] = [];
   try {

@@ -1,6 +1,6 @@
 /** The blob benchmark's summary: medians per server, ratios, the RSS goal, the table and the JSON. */
 import * as os from 'node:os';
-import { ROOT } from '../lib/env.ts';
+import { benchTmpDir, ROOT } from '../lib/env.ts';
 import { machineFacts, sh } from '../lib/machine.ts';
 import { median, r1, r2 } from '../lib/stats.ts';
 import type { RunResult } from './run.ts';
@@ -60,8 +60,8 @@ export function summarize(runs: RunResult[], digest: string, loadAtStart: number
     sampleIntervalMs: SAMPLE_MS,
     machine: {
       ...machineFacts(),
-      disk: sh('df', ['-h', os.tmpdir()]),
-      tmpdir: os.tmpdir(),
+      disk: sh('df', ['-h', benchTmpDir()]),
+      tmpdir: benchTmpDir(),
     },
     medians: med,
     ratiosDockyardOverDistribution: ratios,

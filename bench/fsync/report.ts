@@ -1,6 +1,6 @@
 /** The fsync benchmark's summary: medians per server, the two ratios, the Markdown table and the JSON. */
 import * as os from 'node:os';
-import { ROOT } from '../lib/env.ts';
+import { benchTmpDir, ROOT } from '../lib/env.ts';
 import { fsyncProbeMs, machineFacts, sh } from '../lib/machine.ts';
 import { median, r1, r2 } from '../lib/stats.ts';
 import type { RunResult } from './run.ts';
@@ -44,7 +44,7 @@ export function summarize(runs: RunResult[], loadAtStart: number[], dockyardEntr
     loadAverageAtStart: loadAtStart,
     loadAverageAtEnd: loadEnd,
     settings: { images: IMAGES, layerBytes: LAYER_BYTES, concurrency: CONCURRENCY, bigBlobMiB: BIG_BLOB_MIB, rounds: ROUNDS },
-    machine: { ...machineFacts(), disk: sh('df', ['-h', os.tmpdir()]), tmpdir: os.tmpdir(), fdatasync4KiBMedianMs: fsyncProbeMs('fsync-bench-probe-') },
+    machine: { ...machineFacts(), disk: sh('df', ['-h', benchTmpDir()]), tmpdir: benchTmpDir(), fdatasync4KiBMedianMs: fsyncProbeMs('fsync-bench-probe-') },
     medians: med,
     ratios: Object.fromEntries(
       METRICS.map((m) => {

@@ -5,10 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, unlinkSync, writeSync } from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { layerChunks } from './layer-data.ts';
 import { DISK_FSYNC_EVERY_MIB, DISK_MIB, HASH_MIB, MiB } from './settings.ts';
+import { benchTmpDir } from '../lib/env.ts';
 
 export interface Limits {
   sha256MBps: number;
@@ -38,7 +38,7 @@ function sha256MBps(): number {
 
 /** Writes DISK_MIB MiB in 1 MiB writes; fsync after every `fsyncEveryMiB` (0: never) and, if asked, at the end. */
 function diskMBps(fsyncEveryMiB: number, fsyncAtEnd: boolean): number {
-  const file = path.join(os.tmpdir(), `images-bench-disk-${process.pid}`);
+  const file = path.join(benchTmpDir(), `images-bench-disk-${process.pid}`);
   const block = randomMiB();
   const fd = openSync(file, 'w');
   try {

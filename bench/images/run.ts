@@ -1,4 +1,5 @@
 /** One server's turn at a workload: a fresh process on a fresh root, the workload timed, peak RSS. */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import * as os from 'node:os';
@@ -31,6 +32,15 @@ function measured(workload: Workload, server: Started, kind: ServerKind, round: 
   return { workload, server: kind, round, seconds, rate, peakRssMiB, loadAvg1: os.loadavg()[0] ?? NaN };
 }
 
+/**
+ * Writes the earlier rows left in the page cache (gigabytes after a skopeo row, and the removal of
+ * their roots) go to the disk before the next row starts, not during it: a server that fsyncs
+ * would otherwise wait behind another row's writeback, one that does not would not notice.
+ */
+function flushEarlierWrites(): void {
+  execFileSync('sync', { stdio: 'ignore', timeout: 120_000 });
+}
+
 /** The pulled `dir:` copy has the manifest we pushed and every layer at its size. */
 async function checkPulled(destDir: string, image: BigImage): Promise<void> {
   const manifest = await readFile(path.join(destDir, 'manifest.json'));
@@ -48,10 +58,12 @@ export function runBigImage(kind: ServerKind, round: number, image: BigImage): P
     { label: kind, dirPrefix: `images-bench-${kind}-`, stopTimeoutMs: STOP_TIMEOUT_MS },
     (dir) => startRegistry(kind, dir),
     async (server) => {
+      flushEarlierWrites();
       const push = await withPeakRss(server.pid, () => skopeoPush(image.dir, image.tag, server.hostPort, BIG_REPO));
       const out = [measured('push', server, kind, round, push.value, image.totalBytes / 1e6 / push.value, push.peakMiB)];
       const dest = await makeTempDir(`images-bench-pull-${kind}-`);
       try {
+        flushEarlierWrites();
         const pull = await withPeakRss(server.pid, () => skopeoPull(server.hostPort, BIG_REPO, image.tag, dest));
         await checkPulled(dest, image);
         out.push(measured('pull', server, kind, round, pull.value, image.totalBytes / 1e6 / pull.value, pull.peakMiB));
@@ -70,6 +82,7 @@ export function runSmallImages(kind: ServerKind, round: number, images: SmallIma
     { label: kind, dirPrefix: `images-bench-${kind}-`, stopTimeoutMs: STOP_TIMEOUT_MS },
     (dir) => startRegistry(kind, dir),
     async (server) => {
+      flushEarlierWrites();
       const { value: seconds, peakMiB } = await withPeakRss(server.pid, () => pushSmallImages(server.base, images, clients));
       const last = images[images.length - 1];
       if (last) {

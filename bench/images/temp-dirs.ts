@@ -3,13 +3,13 @@
  * done and, on a timeout or failure, by removeAllTempDirs (the servers' roots are withServer's).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { benchTmpDir } from '../lib/env.ts';
 
 const dirs = new Set<string>();
 
 export async function makeTempDir(prefix: string): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  const dir = await mkdtemp(path.join(benchTmpDir(), prefix));
   dirs.add(dir);
   return dir;
 }

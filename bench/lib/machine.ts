@@ -4,7 +4,7 @@ import { closeSync, fdatasyncSync, openSync, unlinkSync, writeSync } from 'node:
 import { mkdir, writeFile } from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { DISTRIBUTION_BIN, ROOT } from './env.ts';
+import { benchTmpDir, DISTRIBUTION_BIN, ROOT } from './env.ts';
 import { percentile, r3 } from './stats.ts';
 
 /** A command's trimmed stdout, or `unavailable (<first line of the error>)`. */
@@ -30,7 +30,7 @@ export function machineFacts() {
 
 /** Median time (ms) of a 4 KiB write + fdatasync in the temp directory (where both servers keep their data). */
 export function fsyncProbeMs(filePrefix: string): number {
-  const file = path.join(os.tmpdir(), `${filePrefix}${process.pid}`);
+  const file = path.join(benchTmpDir(), `${filePrefix}${process.pid}`);
   const fd = openSync(file, 'w');
   const times: number[] = [];
   const nowMs = () => Number(process.hrtime.bigint()) / 1e6;

@@ -7,9 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { benchTmpDir } from './env.ts';
 
 /** Children not yet exited, and temp directories not yet removed: what cleanup() clears. */
 const live = new Set<ChildProcess>();
@@ -96,7 +96,7 @@ export async function withServer<S extends ServerProcess, T>(
   start: (dir: string) => Promise<S>,
   use: (server: S) => Promise<T>,
 ): Promise<T> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), opts.dirPrefix));
+  const dir = await mkdtemp(path.join(benchTmpDir(), opts.dirPrefix));
   tempDirs.add(dir);
   try {
     const server = await start(dir);

@@ -1,6 +1,6 @@
 /** The push-events benchmark's summary: medians per configuration, the three ratios, the Markdown table and the JSON. */
 import * as os from 'node:os';
-import { ROOT } from '../lib/env.ts';
+import { benchTmpDir, ROOT } from '../lib/env.ts';
 import { fsyncProbeMs, machineFacts, sh } from '../lib/machine.ts';
 import { median, r1, r2 } from '../lib/stats.ts';
 import type { RunResult } from './run.ts';
@@ -103,7 +103,7 @@ export function summarize(runs: RunResult[], straces: StraceResult[], loadAtStar
     loadAverageAtStart: loadAtStart,
     loadAverageAtEnd: loadEnd,
     settings: { images: IMAGES, concurrency: CONCURRENCY, rounds: ROUNDS, eventsWaitMs: EVENTS_WAIT_MS, kinds },
-    machine: { ...machineFacts(), disk: sh('df', ['-h', os.tmpdir()]), tmpdir: os.tmpdir(), fdatasync4KiBMedianMs: fsyncProbeMs('push-events-probe-') },
+    machine: { ...machineFacts(), disk: sh('df', ['-h', benchTmpDir()]), tmpdir: benchTmpDir(), fdatasync4KiBMedianMs: fsyncProbeMs('push-events-probe-') },
     medians: med,
     ratios: Object.fromEntries(RATIOS.map((q) => [q.key, Object.fromEntries(ratioMetrics.map((m) => [m.key, ratio(med[m.key] ?? {}, q.a, q.b)]))])),
     strace: straces,

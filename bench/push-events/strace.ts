@@ -5,7 +5,6 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,6 +14,7 @@ import { cleanEnv, hasExited, spawnServer, waitReady, withServer } from '../lib/
 import { S, type Receiver } from './receiver.ts';
 import { cmdlineOf, startServer } from './run.ts';
 import { EVENTS_WAIT_MS, HAS_ENDPOINT, READY_TIMEOUT_MS, STOP_TIMEOUT_MS, WARMUP_IMAGES, type ServerKind } from './settings.ts';
+import { benchTmpDir } from '../lib/env.ts';
 
 export interface StraceResult {
   server: ServerKind;
@@ -34,7 +34,7 @@ export function straceCount(kind: ServerKind, images: number, runIndex: number, 
       const base = server.base;
       const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
       const prefix = `pe${runIndex}`;
-      const out = path.join(os.tmpdir(), `push-events-strace-${process.pid}-${runIndex}.txt`);
+      const out = path.join(benchTmpDir(), `push-events-strace-${process.pid}-${runIndex}.txt`);
       try {
         await waitReady(server, kind, READY_TIMEOUT_MS, async () => (await request(agent, new URL('/v2/', base), 'GET', {})).status === 200);
         cmdlineOf(server.pid, kind);
