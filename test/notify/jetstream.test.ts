@@ -202,8 +202,9 @@ describe('a NATS JetStream endpoint', { timeout: 60_000 }, () => {
     const created = (await jsm.streams.info(STREAM)).config;
     assert.deepEqual(created.subjects, [SUBJECT]);
     assert.equal(created.duplicate_window, 3_600 * 1e9, 'an hour of duplicate window by default (nanoseconds)');
-    assert.equal((await jsm.streams.info('BATCHED')).config.duplicate_window, 600 * 1e9, 'the configured duplicatewindow');
+    // The batched endpoint creates its stream on its first delivery: waited for before it is read.
     await drained(registry, 'batched');
+    assert.equal((await jsm.streams.info('BATCHED')).config.duplicate_window, 600 * 1e9, 'the configured duplicatewindow');
     const batched = await streamMessages(consumer, 'BATCHED');
     assert.deepEqual(batched.map((m) => m.event.id), messages.map((m) => m.event.id), 'a batch is published event by event, in order');
     assert.deepEqual(batched.map((m) => m.msgId), messages.map((m) => m.event.id));
