@@ -64,8 +64,9 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async getContent(p: string): Promise<Buffer> {
+    await calls.readTurn();
     try {
-      return await calls.readSmallFile(this.full(p));
+      return calls.now.readFile(this.full(p));
     } catch (err) {
       throw translate(err, p);
     }
@@ -132,8 +133,10 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async stat(p: string): Promise<FileInfo> {
+    await calls.readTurn();
     try {
-      const st = await calls.stat(this.full(p));
+      const st = calls.now.stat(this.full(p));
+      if (st === undefined) throw new PathNotFoundError(p);
       return { path: p, size: st.size, modifiedAt: st.mtime, isDirectory: st.isDirectory() };
     } catch (err) {
       throw translate(err, p);

@@ -1,26 +1,45 @@
 /**
  * The filesystem driver's system calls, of two kinds on purpose.
  *
- * `now`: the metadata calls of the write path (stat, mkdir, link, rename, unlink, creating a
- * small file), made synchronously on the calling thread. They change directories this process
- * has just used, hot in the kernel's caches, and take a few microseconds each. The same call
- * through libuv's thread pool costs the main thread ~30 µs of CPU and the request ~60-100 µs of
- * latency (a wake-up of a pool thread and of the event loop), and a pushed image makes some 150
- * of them one after another: a third of its time, before this. BENCHMARKS.md, issue 12.
+ * `now`: the metadata calls (stat, mkdir, link, rename, unlink, creating a small file) and the
+ * reads of small files (links, manifests, an upload's state), made synchronously on the calling
+ * thread. They touch entries this process has just used, hot in the kernel's caches, and take a
+ * few microseconds each. The same call through libuv's thread pool costs the main thread
+ * ~30 µs of CPU, a pool thread as much again, and the request ~60-100 µs of latency (a wake-up
+ * of a pool thread and of the event loop). A pushed image makes some 150 of them one after
+ * another, a manifest GET by tag six (the tag link read, two stats): a third of the main
+ * thread's samples and half of the server's CPU per request, before they were made here.
+ * The price is a cold entry: its one device read stops the event loop instead of one request
+ * (BENCHMARKS.md, issue 12).
  *
- * The rest, calls that wait on the device (fsync; reads, which may miss the page cache): through
- * the thread pool, as promises, in node:fs's callback forms. The fs/promises forms cost up to
- * twice the CPU for the same system calls (a FileHandle per open file, a captured stack per
- * ENOENT), on a path that makes four to eight of them per manifest read.
+ * Through the thread pool, as promises in node:fs's callback forms (fs/promises costs up to
+ * twice the CPU: a FileHandle per open file, a captured stack per ENOENT): fsync, which waits
+ * for the device by its nature, and blob data, streamed by the driver's reader.
  */
 import fs from 'node:fs';
-import { promisify } from 'node:util';
 
-export const stat = promisify(fs.stat);
+/**
+ * How many synchronous reads one turn of the event loop may make before the next ones wait for
+ * a turn: a loop of reads that never waits on anything else (a reader polling a file, a sweep
+ * over every manifest) would otherwise hold the thread, and with it every request and every
+ * fsync's callback, until it ends. A turn of ordinary requests makes a few each.
+ */
+const READS_PER_TURN = 128;
+let readsThisTurn = 0;
+let turnWatched = false;
+const newTurn = () => {
+  readsThisTurn = 0;
+  turnWatched = false;
+};
 
-/** The whole of a small file (a link, a manifest), read in one go. */
-export function readSmallFile(file: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => fs.readFile(file, (err, data) => (err ? reject(err) : resolve(data))));
+/** Counts a synchronous read; a promise to wait on first when this turn has made its share. */
+export function readTurn(): Promise<void> | undefined {
+  if (!turnWatched) {
+    turnWatched = true;
+    setImmediate(newTurn);
+  }
+  if (++readsThisTurn <= READS_PER_TURN) return undefined;
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** fsync of an open file, looked up on node:fs when called (a test counts them there). */
@@ -41,10 +60,12 @@ export async function syncPath(p: string): Promise<void> {
   }
 }
 
-/** The write path's metadata calls, synchronous (why: above). They throw as node:fs does. */
+/** The metadata calls and small reads, synchronous (why: above). They throw as node:fs does. */
 export const now = {
   /** The entry's stats, or undefined when there is none (no Error built for that). */
   stat: (p: string): fs.Stats | undefined => fs.statSync(p, { throwIfNoEntry: false }),
+  /** The whole of a small file (a link, a manifest, an upload's state). */
+  readFile: (file: string): Buffer => fs.readFileSync(file),
   /** One directory; its parent exists. */
   mkdir: (dir: string): void => fs.mkdirSync(dir),
   rename: (from: string, to: string): void => fs.renameSync(from, to),
