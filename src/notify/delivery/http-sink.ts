@@ -1,19 +1,16 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { LookupFunction } from 'node:net';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { guardedLookup, targetPort } from '../endpoint-targets.ts';
 import type { Event } from '../event.ts';
 import type { EndpointOptions } from '../options.ts';
 import { DeliveryError, parseRetryAfter } from './delivery-error.ts';
 import { envelopeEncoder, type EnvelopeEncoder } from './envelope-encoding.ts';
+import { post } from './post.ts';
 import { privateKeyOf, signatureHeaders } from './signing.ts';
 import type { Sink } from './sink.ts';
 
-/** How much of a response body the delivery log keeps. */
-const RESPONSE_HEAD_BYTES = 512;
-/** A response body larger than this is not read to the end (the connection is dropped instead). */
-const RESPONSE_DRAIN_LIMIT = 64 * 1024;
 const USER_AGENT = 'Dockyard-Notifications/0.1';
 
 export interface AttemptOutcome {
@@ -36,6 +33,7 @@ export class HttpSink implements Sink {
   private readonly agent: Agent;
   private readonly headers: Record<string, string>;
   private readonly encode: EnvelopeEncoder;
+  private readonly url: URL;
 
   constructor(
     private readonly endpoint: EndpointOptions,
@@ -63,6 +61,7 @@ export class HttpSink implements Sink {
     }
     this.headers['user-agent'] ??= USER_AGENT;
     this.encode = envelopeEncoder(endpoint);
+    this.url = new URL(endpoint.url);
     // Checked once here: a key the notifier left unresolved, or a bad one, fails the build loudly.
     if (endpoint.ed25519 === 'generate') throw new Error(`endpoint ${endpoint.name}: its Ed25519 key was not resolved at start`);
     if (endpoint.ed25519) privateKeyOf(endpoint.ed25519.privateKey);
@@ -75,63 +74,27 @@ export class HttpSink implements Sink {
     const headers = { ...this.headers, ...encoded.headers, ...signatureHeaders(this.endpoint, messageId(events), body) };
     const started = performance.now();
     const outcome: AttemptOutcome = { endpoint: this.endpoint.name, events, status: null, latencyMs: 0, error: null, response: null };
-    const deadline = this.deadline();
     try {
-      const res = await request(this.endpoint.url, {
-        method: 'POST',
-        body,
-        headers,
-        dispatcher: this.agent,
-        headersTimeout: this.endpoint.timeoutMs,
-        bodyTimeout: this.endpoint.timeoutMs,
-        signal: deadline.signal,
-      });
-      outcome.status = res.statusCode;
+      const res = await post(this.agent, { url: this.url, body, headers, timeoutMs: this.endpoint.timeoutMs, signal: this.shutdown });
+      outcome.status = res.status;
       outcome.latencyMs = performance.now() - started;
-      // The status decides; a body that stalls or breaks afterwards changes nothing.
-      outcome.response = await readHead(res.body).catch(() => null);
-      if (res.statusCode >= 200 && res.statusCode < 300) {
+      // The status decides; a body that stalled or broke afterwards changes nothing.
+      outcome.response = res.head;
+      if (res.status >= 200 && res.status < 300) {
         this.observe(outcome);
         return;
       }
-      outcome.error = `endpoint answered ${res.statusCode}`;
+      outcome.error = `endpoint answered ${res.status}`;
       this.observe(outcome);
-      const retryAfter = res.statusCode === 429 || res.statusCode === 503 ? header(res.headers['retry-after']) : undefined;
-      throw new DeliveryError(outcome.error, res.statusCode, parseRetryAfter(retryAfter));
+      const retryAfter = res.status === 429 || res.status === 503 ? header(res.headers['retry-after']) : undefined;
+      throw new DeliveryError(outcome.error, res.status, parseRetryAfter(retryAfter));
     } catch (err) {
       if (err instanceof DeliveryError) throw err;
       outcome.latencyMs = performance.now() - started;
       outcome.error = describe(err, this.endpoint.timeoutMs);
       this.observe(outcome);
       throw new DeliveryError(outcome.error, null);
-    } finally {
-      deadline.clear();
     }
-  }
-
-  /**
-   * The attempt's signal: aborted at the endpoint's timeout (a TimeoutError) or at shutdown. One
-   * controller and one timer, cleared when the attempt is over: AbortSignal.timeout and
-   * AbortSignal.any cost a tenth of the delivery thread's time at a few thousand POSTs a second.
-   */
-  private deadline(): { signal: AbortSignal; clear(): void } {
-    const controller = new AbortController();
-    const timer = setTimeout(() => {
-      const reason = new Error(`no answer within ${this.endpoint.timeoutMs} ms`);
-      reason.name = 'TimeoutError';
-      controller.abort(reason);
-    }, this.endpoint.timeoutMs);
-    const shutdown = this.shutdown;
-    const onShutdown = () => controller.abort(shutdown?.reason);
-    if (shutdown?.aborted) onShutdown();
-    else shutdown?.addEventListener('abort', onShutdown, { once: true });
-    return {
-      signal: controller.signal,
-      clear: () => {
-        clearTimeout(timer);
-        shutdown?.removeEventListener('abort', onShutdown);
-      },
-    };
   }
 
   async close(): Promise<void> {
@@ -148,25 +111,6 @@ export function messageId(events: Event[]): string {
   const hash = createHash('sha256');
   for (const e of events) hash.update(e.id).update('\n');
   return `batch_${hash.digest('hex').slice(0, 32)}`;
-}
-
-async function readHead(body: AsyncIterable<Buffer> & { destroy(): void }): Promise<string | null> {
-  const kept: Buffer[] = [];
-  let keptBytes = 0;
-  let total = 0;
-  for await (const chunk of body) {
-    total += chunk.length;
-    if (keptBytes < RESPONSE_HEAD_BYTES) {
-      const part = chunk.subarray(0, RESPONSE_HEAD_BYTES - keptBytes);
-      kept.push(part);
-      keptBytes += part.length;
-    }
-    if (total > RESPONSE_DRAIN_LIMIT) {
-      body.destroy();
-      break;
-    }
-  }
-  return keptBytes > 0 ? Buffer.concat(kept).toString('utf8') : null;
 }
 
 function header(value: string | string[] | undefined): string | undefined {
