@@ -8,9 +8,9 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 
 /** How much of a response body is kept (the delivery log shows it). */
-export const RESPONSE_HEAD_BYTES = 512;
+const RESPONSE_HEAD_BYTES = 512;
 /** A response body larger than this is not read to the end (the connection is dropped instead). */
-export const RESPONSE_DRAIN_LIMIT = 64 * 1024;
+const RESPONSE_DRAIN_LIMIT = 64 * 1024;
 
 export interface PostRequest {
   url: URL;
