@@ -113,7 +113,8 @@ async function streamMessages(nc: NatsConnection, stream = STREAM): Promise<Stre
  * its backlog within 60 ms of the restart, before this client's reconnect loop (100 ms apart) has
  * found the server; a request made meanwhile can time out (seen: drained 56 ms after the restart,
  * reconnected 105 ms after it) or fail with DISCONNECT when the old socket's end reaches the client
- * while it waits (seen in CI once delivery got faster). Bounded: five tries, 200 ms apart.
+ * while it waits (seen in CI once delivery got faster). Bounded: five tries, each within nats.js's
+ * 5 s request timeout, 200 ms apart.
  */
 async function afterReconnect<T>(nc: NatsConnection, read: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
