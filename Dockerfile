@@ -38,5 +38,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "dist/main.js", "health"]
 # The compiled CLI, as Distribution's image runs `registry serve`: `docker run IMAGE config check` or
 # `docker run IMAGE gc --dry-run` run the other commands on the same configuration file.
-ENTRYPOINT ["node", "dist/main.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=2", "dist/main.js"]
 CMD ["serve"]

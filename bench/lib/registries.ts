@@ -1,5 +1,6 @@
 /** The two servers under test: building and spawning Dockyard, configuring and spawning Distribution. */
 import { execFileSync } from 'node:child_process';
+import { SERVER_NODE_FLAGS } from '../../src/node-flags.ts';
 import { DISTRIBUTION_BIN, ROOT } from './env.ts';
 import { cleanEnv, spawnServer, type ServerProcess } from './processes.ts';
 
@@ -45,10 +46,11 @@ export function webhookEndpointLines(receiverUrl: string, extra: string[] = []):
 
 /**
  * Dockyard under node directly (no npm/npx/tsx wrapper), so the child's pid is the server itself
- * and a signal to it reaches the server. `args` are node's arguments (flags, entry, config path).
+ * and a signal to it reaches the server. `args` are node's arguments (flags, entry, config path),
+ * after the V8 flags every launch of the server carries (src/node-flags.ts), as `npm start` runs it.
  */
 export function spawnDockyard(label: string, args: string[], env: NodeJS.ProcessEnv = {}): ServerProcess {
-  return spawnServer(label, process.execPath, args, { cwd: ROOT, env: { ...cleanEnv(), ...env } });
+  return spawnServer(label, process.execPath, [...SERVER_NODE_FLAGS, ...args], { cwd: ROOT, env: { ...cleanEnv(), ...env } });
 }
 
 /** `docker-registry serve <configPath>`, run in `dir`. */

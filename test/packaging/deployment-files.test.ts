@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { probeUrl } from '../../src/cli/health.ts';
 import { loadConfig } from '../../src/config/load.ts';
+import { SERVER_NODE_FLAGS } from '../../src/node-flags.ts';
 import { cleanEnv, runCli } from '../cli/run-cli.ts';
 import { writeConfig } from '../helpers/child-registry.ts';
 import { Client } from '../helpers/client.ts';
@@ -207,13 +208,13 @@ describe('Dockerfile', () => {
     assert.ok(finalOp('COPY').includes('ui ./ui'), 'the final stage copies ui/');
   });
 
-  it('runs the compiled CLI (node dist/main.js serve) from /app as a non-root user that owns /app/data, on port 5000', () => {
+  it('runs the compiled CLI (node <SERVER_NODE_FLAGS> dist/main.js serve) from /app as a non-root user that owns /app/data, on port 5000', () => {
     assert.deepEqual(finalOp('WORKDIR'), ['/app']);
     const user = finalOp('USER').at(-1) ?? assert.fail('no USER');
     assert.ok(!['root', '0'].includes(user.split(':')[0]!), `USER ${user}`);
     assert.ok(finalOp('RUN').some((r) => new RegExp(`chown ${user}(:\\S+)? .*/app/data`).test(r)), '/app/data chowned to the user');
     // Exec form (no shell in between), so that docker stop's SIGTERM reaches the server.
-    assert.deepEqual(JSON.parse(finalOp('ENTRYPOINT').at(-1) ?? 'null'), ['node', 'dist/main.js']);
+    assert.deepEqual(JSON.parse(finalOp('ENTRYPOINT').at(-1) ?? 'null'), ['node', ...SERVER_NODE_FLAGS, 'dist/main.js']);
     assert.deepEqual(JSON.parse(finalOp('CMD').at(-1) ?? 'null'), ['serve']);
     assert.deepEqual(finalOp('EXPOSE'), ['5000']);
     assert.ok(final.instructions.findIndex((i) => i.op === 'USER') < final.instructions.findIndex((i) => i.op === 'ENTRYPOINT'));
