@@ -22,7 +22,7 @@ import { readFileSync } from 'node:fs';
 import * as os from 'node:os';
 import { ROOT } from './lib/env.ts';
 import { machineFacts, sh, writeResultsJson } from './lib/machine.ts';
-import { guardRun, runMain } from './lib/processes.ts';
+import { guardRun, removeKeptDirs, runMain } from './lib/processes.ts';
 import { buildDockyard } from './lib/registries.ts';
 import { writeBigImage } from './images/layout.ts';
 import { measureLimits, type Limits } from './images/limits.ts';
@@ -82,6 +82,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await removeTempDir(layoutDir);
+    await removeKeptDirs();
     disarm();
   }
   const summary = report(ms, limits, facts);

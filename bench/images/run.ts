@@ -78,8 +78,10 @@ export function runBigImage(kind: ServerKind, round: number, image: BigImage): P
 /** Push every small image with `clients` concurrent clients into one fresh server. */
 export function runSmallImages(kind: ServerKind, round: number, images: SmallImage[], clients: number): Promise<Measurement> {
   const workload: Workload = clients === 1 ? 'small-seq' : 'small-concurrent';
+  // The root (some 13,000 files and directories) stays until the whole run ends: its removal
+  // would slow the next server's file creation (withServer's keepDir).
   return withServer(
-    { label: kind, dirPrefix: `images-bench-${kind}-`, stopTimeoutMs: STOP_TIMEOUT_MS },
+    { label: kind, dirPrefix: `images-bench-${kind}-`, stopTimeoutMs: STOP_TIMEOUT_MS, keepDir: true },
     (dir) => startRegistry(kind, dir),
     async (server) => {
       flushEarlierWrites();

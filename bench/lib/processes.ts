@@ -89,10 +89,16 @@ export async function stopServer(s: ServerProcess, timeoutMs: number): Promise<v
 
 /**
  * One server's life: a fresh temp directory, `start` in it, `use`, then the server stopped and
- * the directory removed. When `use` fails, the server's stderr tail is printed first.
+ * the directory removed (with `keepDir`, left for removeKeptDirs or cleanup). When `use` fails,
+ * the server's stderr tail is printed first.
+ *
+ * `keepDir` is for rows that create many files: removing a tree of ten thousand entries makes
+ * the kernel's inode allocation slow for a while after (ext4 here: creating a file took 28 µs
+ * before such a removal and 439 µs five seconds after, BENCHMARKS.md), and the next server's
+ * row would pay for this one's removal.
  */
 export async function withServer<S extends ServerProcess, T>(
-  opts: { label: string; dirPrefix: string; stopTimeoutMs: number },
+  opts: { label: string; dirPrefix: string; stopTimeoutMs: number; keepDir?: boolean },
   start: (dir: string) => Promise<S>,
   use: (server: S) => Promise<T>,
 ): Promise<T> {
@@ -110,6 +116,16 @@ export async function withServer<S extends ServerProcess, T>(
       await stopServer(server, opts.stopTimeoutMs);
     }
   } finally {
+    if (!opts.keepDir) {
+      await rm(dir, { recursive: true, force: true });
+      tempDirs.delete(dir);
+    }
+  }
+}
+
+/** Removes the directories withServer kept (`keepDir`), once no row is measured any more. */
+export async function removeKeptDirs(): Promise<void> {
+  for (const dir of [...tempDirs]) {
     await rm(dir, { recursive: true, force: true });
     tempDirs.delete(dir);
   }
