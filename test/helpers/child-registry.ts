@@ -60,7 +60,10 @@ export class ChildRegistry {
 
   /**
    * Starts the process and waits (up to `timeoutMs`) until `GET /v2/` answers (any status but a
-   * 5xx: with auth on it is a 401). `env` is added to this process's environment.
+   * 5xx: with auth on it is a 401) as a registry does, with its API version header: another
+   * server that took the port meanwhile (a free port is only free when it was asked) answers
+   * without it, and the child's EADDRINUSE exit then ends the wait with its log.
+   * `env` is added to this process's environment.
    */
   static async start(configFile: string, port: number, timeoutMs = 30_000, env: NodeJS.ProcessEnv = {}): Promise<ChildRegistry> {
     const child = spawn(process.execPath, [...DOCKYARD_ENTRY, configFile], {
@@ -78,7 +81,7 @@ export class ChildRegistry {
       try {
         const res = await fetch(`${registry.url}/v2/`, { signal: AbortSignal.timeout(1_000) });
         await res.arrayBuffer();
-        if (res.status < 500) return registry;
+        if (res.status < 500 && res.headers.get('docker-distribution-api-version') === 'registry/2.0') return registry;
       } catch {
         // not listening yet
       }

@@ -45,8 +45,9 @@ describe('crash during the layout migration at start', { concurrency: CASES.leng
       const root = path.join(dir, 'data');
       await mkdir(root, { recursive: true });
       const images = await Promise.all(REPOS.map((repo) => writeLegacyImage(root, repo, 'v1').then((img) => ({ repo, ...img }))));
-      const port = await freePort();
+      // The receiver first: a port found free and then taken by it would answer for the registry.
       const receiver = await WebhookReceiver.start(ok);
+      const port = await freePort();
       const config = await writeConfig(dir, {
         log: { level: 'error' },
         http: { addr: `127.0.0.1:${port}` },
