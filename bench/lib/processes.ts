@@ -123,7 +123,7 @@ export async function withServer<S extends ServerProcess, T>(
   }
 }
 
-/** Removes the directories withServer kept (`keepDir`), once no row is measured any more. */
+/** Removes every directory withServer still holds (those it kept with `keepDir`), once no row is measured any more. */
 export async function removeKeptDirs(): Promise<void> {
   for (const dir of [...tempDirs]) {
     await rm(dir, { recursive: true, force: true });
@@ -134,7 +134,7 @@ export async function removeKeptDirs(): Promise<void> {
 /** Kills every server still running (SIGKILL) and removes every temp directory still there. */
 export async function cleanup(): Promise<void> {
   for (const child of live) child.kill('SIGKILL');
-  for (const dir of tempDirs) await rm(dir, { recursive: true, force: true });
+  await removeKeptDirs();
 }
 
 /**
